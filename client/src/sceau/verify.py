@@ -1,0 +1,272 @@
+"""Offline verification of a seal: envelope + key ring + content digest -> verdict.
+
+Pure (SPEC.md §7): no I/O, no clock; ``now`` is passed in.  The signature is checked over
+the exact payload bytes before the payload is parsed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+
+from sceau.canonical import canonicalize
+from sceau.claim import Claim, ClaimError, read_claim
+from sceau.envelope import CLAIM_PAYLOAD_TYPE, SIGNATURE_LEN, Envelope, pae, parse_envelope
+from sceau.errors import SceauError
+from sceau.keyring import KeyRecord, KeyRing, KeyStatus
+from sceau.strictjson import loads
+from sceau.timefmt import format_time
+
+__all__ = [
+    "CLOCK_SKEW",
+    "ContentDigest",
+    "Integrity",
+    "KeyState",
+    "SignatureState",
+    "Status",
+    "Verdict",
+    "seal_id",
+    "verify_seal",
+]
+
+#: How far in the future a signer's time may lie before the seal is rejected.
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+class Status:
+    """Status codes (SPEC.md §7.3).  C2PA's names where C2PA has one, ``sceau.*`` else."""
+
+    # success / informational
+    SIGNATURE_VALIDATED = "claimSignature.validated"
+    CREDENTIAL_TRUSTED = "signingCredential.trusted"
+    DATA_HASH_MATCH = "assertion.dataHash.match"
+    CONTENT_NOT_CHECKED = "sceau.content.notChecked"
+    TIME_SIGNER_ASSERTED = "sceau.time.signerAsserted"
+    KEY_RETIRED = "sceau.key.retired"
+    # failures
+    ENVELOPE_MALFORMED = "sceau.envelope.malformed"
+    PAYLOAD_TYPE_UNEXPECTED = "sceau.payloadType.unexpected"
+    SIGNATURE_MISSING = "claimSignature.missing"
+    SIGNATURE_MALFORMED = "claimSignature.malformed"
+    SIGNATURE_MISMATCH = "claimSignature.mismatch"
+    CREDENTIAL_UNKNOWN = "signingCredential.unknown"
+    CREDENTIAL_UNTRUSTED = "signingCredential.untrusted"
+    CREDENTIAL_REVOKED = "signingCredential.revoked"
+    CREDENTIAL_EXPIRED = "signingCredential.expired"
+    CREDENTIAL_INVALID = "signingCredential.invalid"
+    CLAIM_MALFORMED = "claim.malformed"
+    CLAIM_NOT_CANONICAL = "sceau.claim.notCanonical"
+    CLAIM_SIGNER_MISMATCH = "sceau.claim.signerMismatch"
+    TIME_IN_FUTURE = "sceau.time.inFuture"
+    DATA_HASH_MISMATCH = "assertion.dataHash.mismatch"
+
+    SUCCESS = frozenset({SIGNATURE_VALIDATED, CREDENTIAL_TRUSTED, DATA_HASH_MATCH,
+                         CONTENT_NOT_CHECKED, TIME_SIGNER_ASSERTED, KEY_RETIRED})
+
+
+class Integrity(StrEnum):
+    """Does the content match the seal's hard binding?"""
+
+    MATCH = "match"
+    MISMATCH = "mismatch"
+    NOT_CHECKED = "not_checked"
+
+
+class SignatureState(StrEnum):
+    """State of the envelope's signature."""
+
+    VALID = "valid"
+    INVALID = "invalid"
+    MALFORMED = "malformed"
+    NOT_CHECKED = "not_checked"
+
+
+class KeyState(StrEnum):
+    """The signing key's status at the seal's time."""
+
+    ACTIVE = "active"
+    RETIRED = "retired"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+    PENDING = "pending"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class ContentDigest:
+    """What the verifier computed over the content (SPEC.md §4.4)."""
+
+    alg: str
+    digest: bytes
+    size: int
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The result of verifying one seal: separate axes plus every status code."""
+
+    status_codes: tuple[str, ...]
+    signature: SignatureState
+    integrity: Integrity
+    key_state: KeyState
+    keyid: str | None = None
+    tenant: str | None = None
+    signer_trusted: bool = False
+    signer_time: datetime | None = None
+    trusted_time: datetime | None = None
+    seal_id: str | None = None
+    claim: Claim | None = field(default=None, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        """True when no failure code was raised (content may be unchecked; see integrity)."""
+        return all(code in Status.SUCCESS for code in self.status_codes)
+
+    @property
+    def failures(self) -> tuple[str, ...]:
+        """The failure codes, in the order they were found."""
+        return tuple(c for c in self.status_codes if c not in Status.SUCCESS)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form used by the CLI and the service (SPEC.md §7.4)."""
+        claim = self.claim
+        return {
+            "ok": self.ok,
+            "seal_id": self.seal_id,
+            "status_codes": list(self.status_codes),
+            "signature": self.signature.value,
+            "integrity": self.integrity.value,
+            "signer": {
+                "keyid": self.keyid,
+                "tenant": self.tenant,
+                "trusted": self.signer_trusted,
+                "key_status": self.key_state.value,
+            },
+            "time": {
+                "signer_time": None if self.signer_time is None else format_time(self.signer_time),
+                "trusted_time": None if self.trusted_time is None else format_time(self.trusted_time),
+                "attested": self.trusted_time is not None,
+            },
+            "claim": None if claim is None else dict(claim.raw),
+        }
+
+
+def seal_id(envelope: Envelope) -> str:
+    """A seal's id: lowercase hex SHA-256 of its payload bytes (SPEC.md §3.4)."""
+    return hashlib.sha256(envelope.payload).hexdigest()
+
+
+def _key_state(record: KeyRecord, at: datetime) -> tuple[KeyState, str | None]:
+    if record.compromised_since is not None and at >= record.compromised_since:
+        return KeyState.REVOKED, Status.CREDENTIAL_REVOKED
+    if record.status is KeyStatus.PENDING:
+        return KeyState.PENDING, Status.CREDENTIAL_INVALID
+    if ((record.not_before is not None and at < record.not_before)
+            or (record.not_after is not None and at > record.not_after)):
+        return KeyState.EXPIRED, Status.CREDENTIAL_EXPIRED
+    if record.status is KeyStatus.RETIRED:
+        return KeyState.RETIRED, Status.KEY_RETIRED
+    if record.status is KeyStatus.REVOKED:
+        # Revoked with no compromise time given: nothing it signed is trusted.
+        return KeyState.REVOKED, Status.CREDENTIAL_REVOKED
+    return KeyState.ACTIVE, None
+
+
+def _fail(code: str, signature: SignatureState, **kw: Any) -> Verdict:
+    return Verdict(status_codes=(code,), signature=signature,
+                   integrity=Integrity.NOT_CHECKED, key_state=kw.pop("key_state", KeyState.UNKNOWN),
+                   **kw)
+
+
+def verify_seal(
+    seal: bytes | str | Envelope,
+    keys: KeyRing,
+    *,
+    now: datetime,
+    content: ContentDigest | None = None,
+) -> Verdict:
+    """Verify one seal offline, following SPEC.md §7 step by step.
+
+    Never raises for a bad seal: every outcome is a :class:`Verdict` whose
+    ``status_codes`` say what was found.  ``now`` bounds the signer's time (clock skew).
+    """
+    # §7.1 step 1-2: the envelope's outer structure.
+    if isinstance(seal, Envelope):
+        envelope = seal
+    else:
+        try:
+            envelope = parse_envelope(seal)
+        except SceauError:
+            return _fail(Status.ENVELOPE_MALFORMED, SignatureState.NOT_CHECKED)
+    sid = seal_id(envelope)
+    if envelope.payload_type != CLAIM_PAYLOAD_TYPE:
+        return _fail(Status.PAYLOAD_TYPE_UNEXPECTED, SignatureState.NOT_CHECKED, seal_id=sid)
+    # step 3: exactly one signature in v1.
+    if not envelope.signatures:
+        return _fail(Status.SIGNATURE_MISSING, SignatureState.MALFORMED, seal_id=sid)
+    if len(envelope.signatures) != 1:
+        return _fail(Status.SIGNATURE_MALFORMED, SignatureState.MALFORMED, seal_id=sid)
+    signature = envelope.signatures[0]
+    if len(signature.sig) != SIGNATURE_LEN:
+        return _fail(Status.SIGNATURE_MALFORMED, SignatureState.MALFORMED, seal_id=sid,
+                     keyid=signature.keyid)
+    # step 4: the key, from the verifier's own ring; never from the seal.
+    record = keys.get(signature.keyid)
+    if record is None:
+        return _fail(Status.CREDENTIAL_UNKNOWN, SignatureState.NOT_CHECKED, seal_id=sid,
+                     keyid=signature.keyid)
+    # step 5: the signature over PAE(payloadType, payload), before any parsing.
+    try:
+        record.verifier().verify(signature.sig, pae(envelope.payload_type, envelope.payload))
+    except InvalidSignature:
+        return _fail(Status.SIGNATURE_MISMATCH, SignatureState.INVALID, seal_id=sid,
+                     keyid=signature.keyid, tenant=record.tenant)
+    codes = [Status.SIGNATURE_VALIDATED]
+    common: dict[str, Any] = {"seal_id": sid, "keyid": signature.keyid, "tenant": record.tenant}
+    # step 6: now the payload may be parsed: strict profile, canonical, valid claim.
+    try:
+        obj = loads(envelope.payload)
+        if canonicalize(obj) != envelope.payload:
+            return _fail(Status.CLAIM_NOT_CANONICAL, SignatureState.VALID, **common)
+        claim = read_claim(obj)
+    except ClaimError as exc:
+        return _fail(exc.status, SignatureState.VALID, **common)
+    except SceauError:
+        return _fail(Status.CLAIM_MALFORMED, SignatureState.VALID, **common)
+    common["claim"] = claim
+    common["signer_time"] = claim.created
+    # step 7: the claim names the key that signed it and the key's tenant.
+    if claim.keyid != signature.keyid or claim.tenant != record.tenant:
+        return _fail(Status.CLAIM_SIGNER_MISMATCH, SignatureState.VALID, **common)
+    # step 8: trust and key status at the seal's time (the signer's time until a log
+    # proof gives a trusted one; SPEC.md §6 reserves that place).
+    trusted = keys.is_trusted(record.tenant)
+    codes.append(Status.CREDENTIAL_TRUSTED if trusted else Status.CREDENTIAL_UNTRUSTED)
+    at = claim.created
+    codes.append(Status.TIME_SIGNER_ASSERTED)
+    if at > now + CLOCK_SKEW:
+        codes.append(Status.TIME_IN_FUTURE)
+    key_state, key_code = _key_state(record, at)
+    if key_code is not None:
+        codes.append(key_code)
+    # step 9: content against the hard binding.
+    integrity = Integrity.NOT_CHECKED
+    if content is None:
+        codes.append(Status.CONTENT_NOT_CHECKED)
+    else:
+        binding = claim.binding
+        if (content.alg == binding.alg and content.size == binding.size
+                and content.digest == binding.digest):
+            integrity = Integrity.MATCH
+            codes.append(Status.DATA_HASH_MATCH)
+        else:
+            integrity = Integrity.MISMATCH
+            codes.append(Status.DATA_HASH_MISMATCH)
+    return Verdict(status_codes=tuple(codes), signature=SignatureState.VALID,
+                   integrity=integrity, key_state=key_state, signer_trusted=trusted, **common)
+
