@@ -1,0 +1,120 @@
+"""Operator actions shared by the CLI and tests: tenants, keys, tokens, dev bootstrap."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from sceau import KeyStatus
+from sceau.atomic import atomic_write
+from sceau.errors import KeyCustodyError, NotFoundError
+from sceau_keys import EncryptedFileCustody
+from sceau_service.auth import SCOPES, hash_token, new_token
+from sceau_service.db import make_engine
+from sceau_service.migrate import upgrade
+from sceau_service.settings import Settings
+from sceau_service.store import Store, TenantRow
+
+__all__ = ["DevBootstrap", "bootstrap_dev", "create_key", "create_token", "ensure_tenant"]
+
+DEV_TENANT = "dev"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def custody_for(settings: Settings) -> EncryptedFileCustody:
+    """The file custody configured by ``settings`` (needs SCEAU_KEY_PASSPHRASE)."""
+    if settings.key_passphrase is None:
+        raise KeyCustodyError("set SCEAU_KEY_PASSPHRASE to create or use signing keys")
+    return EncryptedFileCustody(settings.keys_dir,
+                                settings.key_passphrase.get_secret_value().encode())
+
+
+def ensure_tenant(store: Store, slug: str, name: str | None = None) -> TenantRow:
+    """The tenant ``slug``, created if missing."""
+    try:
+        return store.tenant_by_slug(slug)
+    except NotFoundError:
+        return store.create_tenant(slug, name or slug, _now())
+
+
+def create_key(store: Store, custody: EncryptedFileCustody, tenant: TenantRow) -> str:
+    """Generate a key in custody and make it the tenant's active key; returns its id."""
+    signer = custody.generate()
+    store.add_key(tenant.id, signer.keyid, signer.public_key, KeyStatus.ACTIVE, "file", _now())
+    return signer.keyid
+
+
+def create_token(store: Store, tenant: TenantRow, scopes: set[str], label: str = "") -> str:
+    """Issue a token; only its hash is stored.  The token is returned once."""
+    unknown = scopes - SCOPES
+    if unknown:
+        raise ValueError(f"unknown scope(s): {sorted(unknown)}")
+    token = new_token()
+    store.add_token(tenant.id, hash_token(token), scopes, label, _now())
+    return token
+
+
+class DevBootstrap:
+    """What :func:`bootstrap_dev` set up."""
+
+    def __init__(self, settings: Settings, token: str, keyid: str) -> None:
+        self.settings = settings
+        self.token = token
+        self.keyid = keyid
+
+
+def bootstrap_dev(settings: Settings) -> DevBootstrap:
+    """Prepare a laptop data directory: passphrase, database, tenant ``dev``, its key, and
+    a token with the ``sign`` scope (reused across runs while it is valid).
+
+    The dev passphrase is generated into ``<data_dir>/dev-passphrase`` (0600) only when
+    SCEAU_KEY_PASSPHRASE is not set; production always sets it.
+    """
+    data = settings.data_dir
+    data.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if settings.key_passphrase is None:
+        pass_file = data / "dev-passphrase"
+        if not pass_file.exists():
+            atomic_write(pass_file, secrets.token_urlsafe(32).encode(), mode=0o600)
+        settings = settings.model_copy(
+            update={"key_passphrase": SecretStr(pass_file.read_text().strip())})
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        upgrade(engine)
+        store = Store(engine)
+        tenant = ensure_tenant(store, DEV_TENANT, "Development tenant")
+        active = [k for k in store.keys()
+                  if k.tenant_id == tenant.id and k.status is KeyStatus.ACTIVE]
+        custody = custody_for(settings)
+        keyid = active[0].keyid if active else create_key(store, custody, tenant)
+        token_file = data / "dev-token"
+        token = _read_valid_token(store, token_file)
+        if token is None:
+            token = create_token(store, tenant, {"sign", "read"}, "dev")
+            atomic_write(token_file, (token + "\n").encode(), mode=0o600)
+    finally:
+        engine.dispose()
+    return DevBootstrap(settings, token, keyid)
+
+
+def _read_valid_token(store: Store, path: Path) -> str | None:
+    try:
+        token = path.read_text().strip()
+    except FileNotFoundError:
+        return None
+    if not token.isascii():
+        return None
+    row = store.token_by_hash(hash_token(token))
+    return token if row is not None and "sign" in row.scopes else None
+
+
+def env_flag(name: str) -> bool:
+    """True when the environment variable is set to 1/true/yes."""
+    return os.environ.get(name, "").lower() in ("1", "true", "yes")

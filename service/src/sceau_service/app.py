@@ -1,0 +1,84 @@
+"""``create_app(settings)``: nothing is built at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+import sceau
+from sceau_keys import EncryptedFileCustody
+from sceau_service.auth import TokenAuthority
+from sceau_service.db import make_engine
+from sceau_service.errors import install_error_handlers
+from sceau_service.middleware import StrictBodyMiddleware
+from sceau_service.migrate import upgrade
+from sceau_service.routers import health, keys, seals, verify
+from sceau_service.sealing import SealingService
+from sceau_service.settings import Settings
+from sceau_service.state import AppState, KeyRingCache
+from sceau_service.store import Store
+from sceau_service.writer import SealWriter
+
+__all__ = ["create_app"]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utcnow,
+               migrate: bool = True) -> FastAPI:
+    """Build the FastAPI application for ``settings``.
+
+    The database engine, migrations, key loading and the group-commit writer are set up in
+    the app's lifespan, not here.  ``clock`` is injectable for tests.
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.resolved_database_url)
+        if migrate:
+            await run_in_threadpool(upgrade, engine)
+        store = Store(engine)
+        custody = None
+        if settings.key_passphrase is not None:
+            custody = EncryptedFileCustody(
+                settings.keys_dir, settings.key_passphrase.get_secret_value().encode())
+        writer = SealWriter(store, settings.write_batch_max)
+        sealing = SealingService(store, custody, writer, clock,
+                                 (settings.generator_name, sceau.__version__))
+        await run_in_threadpool(sealing.load_signers)
+        writer.start()
+        app.state.sceau = AppState(
+            settings=settings, store=store,
+            tokens=TokenAuthority(store, settings.token_cache_seconds),
+            sealing=sealing, keyring=KeyRingCache(store, settings.keyring_cache_seconds))
+        try:
+            yield
+        finally:
+            await writer.close()
+            engine.dispose()
+
+    app = FastAPI(
+        title="Sceau",
+        version=sceau.__version__,
+        summary="Seal media with signed provenance manifests; verify them.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    for router in (seals.router, verify.router, keys.router, health.router):
+        app.include_router(router)
+
+    def limit_for(path: str, content_type: str) -> int:
+        if content_type.startswith("multipart/"):
+            return settings.max_upload_bytes
+        if path == "/v1/seals/batch":
+            return settings.max_batch_body_bytes
+        return settings.max_body_bytes
+
+    app.add_middleware(StrictBodyMiddleware, limit_for=limit_for)
+    return app

@@ -1,0 +1,101 @@
+"""``sceau-service``: run the service and do operator tasks."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from sceau.errors import SceauError
+from sceau_service.settings import Settings
+
+__all__ = ["main"]
+
+
+def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
+    import uvicorn
+
+    from sceau_service.app import create_app
+
+    if workers > 1:
+        # Each worker builds its own app from the environment.
+        uvicorn.run("sceau_service.asgi:create", factory=True, host=host, port=port,
+                    workers=workers, access_log=False, log_level="warning")
+    else:
+        uvicorn.run(create_app(settings), host=host, port=port, access_log=False,
+                    log_level="warning")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit code."""
+    parser = argparse.ArgumentParser(prog="sceau-service", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, help_ in (("serve", "run the service"),
+                        ("dev", "set up a dev data dir (key, tenant, token) and serve")):
+        p = sub.add_parser(name, help=help_)
+        p.add_argument("--host", default="127.0.0.1")
+        p.add_argument("--port", type=int, default=8000)
+        p.add_argument("--workers", type=int, default=1)
+    sub.add_parser("migrate", help="apply database migrations")
+    p = sub.add_parser("create-tenant", help="add a tenant")
+    p.add_argument("slug")
+    p.add_argument("--name")
+    p = sub.add_parser("create-key", help="generate a tenant's new active signing key")
+    p.add_argument("tenant")
+    p = sub.add_parser("create-token", help="issue an API token (printed once)")
+    p.add_argument("tenant")
+    p.add_argument("--scope", action="append", default=[], dest="scopes")
+    p.add_argument("--label", default="")
+    args = parser.parse_args(argv)
+
+    settings = Settings()
+    try:
+        return _run(args, settings)
+    except SceauError as exc:
+        print(f"error: {exc.code}: {exc.detail}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from sceau_service import admin
+    from sceau_service.db import make_engine
+    from sceau_service.migrate import upgrade
+    from sceau_service.store import Store
+
+    if args.command == "serve":
+        _serve(settings, args.host, args.port, args.workers)
+        return 0
+    if args.command == "dev":
+        boot = admin.bootstrap_dev(settings)
+        url = f"http://{args.host}:{args.port}"
+        print(f"Sceau dev service: {url}   (API docs: {url}/docs)")
+        print(f"dev token (scope sign): {boot.token}")
+        print(f"  saved in {settings.data_dir / 'dev-token'}; signing key {boot.keyid}")
+        print(f"  try: SCEAU_SERVER={url} SCEAU_TOKEN=$(cat {settings.data_dir / 'dev-token'}) "
+              "sceau sign photo.jpg", flush=True)
+        _serve(boot.settings, args.host, args.port, args.workers)
+        return 0
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        upgrade(engine)
+        store = Store(engine)
+        if args.command == "migrate":
+            print("database is at the latest schema")
+        elif args.command == "create-tenant":
+            tenant = store.create_tenant(args.slug, args.name or args.slug,
+                                         admin._now())
+            print(f"tenant {tenant.slug} created")
+        elif args.command == "create-key":
+            tenant = store.tenant_by_slug(args.tenant)
+            keyid = admin.create_key(store, admin.custody_for(settings), tenant)
+            print(keyid)
+        elif args.command == "create-token":
+            tenant = store.tenant_by_slug(args.tenant)
+            print(admin.create_token(store, tenant, set(args.scopes or ["sign"]), args.label))
+    finally:
+        engine.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

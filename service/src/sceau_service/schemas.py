@@ -1,0 +1,134 @@
+"""Request and response bodies (pydantic), named ``XCreate`` / ``XPublic``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+__all__ = [
+    "BatchCreate",
+    "BatchPublic",
+    "ErrorPublic",
+    "IngredientCreate",
+    "SealCreate",
+    "SealListPublic",
+    "SealPublic",
+    "SealSummaryPublic",
+    "SoftwareAgent",
+    "VerdictPublic",
+    "VerifyCreate",
+]
+
+Hex256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+MediaType = Annotated[str, StringConstraints(
+    max_length=192, pattern=r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")]
+
+_STRICT = ConfigDict(strict=True, extra="forbid")
+
+
+class SoftwareAgent(BaseModel):
+    """The tool or model that produced the content (C2PA ``softwareAgent``)."""
+
+    model_config = _STRICT
+    name: Name
+    version: Annotated[str, StringConstraints(max_length=100)] | None = None
+
+
+class IngredientCreate(BaseModel):
+    """A parent or component of this content (C2PA ingredient)."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", populate_by_name=True)
+    relationship: Literal["parentOf", "componentOf", "inputTo"]
+    title: Text | None = Field(default=None, alias="dc:title")
+    seal_id: Hex256 | None = None
+    sha256: Hex256 | None = None
+
+
+class SealCreate(BaseModel):
+    """What to seal: a content hash computed by the caller, and how the content was made."""
+
+    model_config = _STRICT
+    alg: Annotated[str, StringConstraints(max_length=32)] = Field(
+        default="sha256", description="hash algorithm; v1 supports sha256 only")
+    hash: Annotated[str, StringConstraints(max_length=256)] = Field(
+        description="lowercase hex digest of the content")
+    size: Annotated[int, Field(ge=0, le=2**53 - 1)] = Field(description="content size in bytes")
+    media_type: MediaType
+    title: Text | None = None
+    digital_source_type: Annotated[str, StringConstraints(max_length=200)] | None = Field(
+        default=None, description="IPTC digital source type term or URI (default digitalCapture)")
+    action: Literal["c2pa.created", "c2pa.opened"] = "c2pa.created"
+    software_agent: SoftwareAgent | None = None
+    author: Annotated[list[Name], Field(max_length=16)] = []
+    publisher: Name | None = None
+    ingredients: Annotated[list[IngredientCreate], Field(max_length=32)] = []
+
+
+class BatchCreate(BaseModel):
+    """Many seals in one request."""
+
+    model_config = _STRICT
+    items: Annotated[list[SealCreate], Field(min_length=1)]
+
+
+class SealPublic(BaseModel):
+    """One issued seal."""
+
+    seal_id: str
+    seal: dict[str, Any] = Field(description="the envelope (SPEC.md §3)")
+
+
+class BatchPublic(BaseModel):
+    """Seals issued for a batch, in request order."""
+
+    seals: list[SealPublic]
+
+
+class SealSummaryPublic(BaseModel):
+    """A stored seal found by content hash."""
+
+    seal_id: str
+    tenant: str
+    keyid: str
+    media_type: str
+    created: str
+    seal: dict[str, Any]
+
+
+class SealListPublic(BaseModel):
+    """Seals of one content hash, newest first."""
+
+    seals: list[SealSummaryPublic]
+
+
+class VerifyCreate(BaseModel):
+    """Verify a seal (and optionally content by its hash), or look seals up by hash."""
+
+    model_config = _STRICT
+    seal: dict[str, Any] | None = None
+    alg: Annotated[str, StringConstraints(max_length=32)] = "sha256"
+    hash: Annotated[str, StringConstraints(max_length=256)] | None = None
+    size: Annotated[int, Field(ge=0, le=2**53 - 1)] | None = None
+
+
+class VerdictPublic(BaseModel):
+    """A verification verdict (SPEC.md §7.4)."""
+
+    ok: bool
+    seal_id: str | None
+    status_codes: list[str]
+    signature: str
+    integrity: str
+    signer: dict[str, Any]
+    time: dict[str, Any]
+    claim: dict[str, Any] | None
+
+
+class ErrorPublic(BaseModel):
+    """Every error answer."""
+
+    code: str
+    detail: str

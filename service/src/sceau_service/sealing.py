@@ -1,0 +1,131 @@
+"""Turning requests into seals: validate, build the claim, sign, store (group commit)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sceau import Signer, build_claim, seal_claim, seal_id
+from sceau.claim import HASH_ALGORITHMS
+from sceau.encoding import hex_decode
+from sceau.errors import (
+    InvalidHashError,
+    KeyCustodyError,
+    UnsupportedAlgorithmError,
+    ValidationError,
+)
+from sceau_keys import Custody
+from sceau_service.auth import Principal
+from sceau_service.schemas import SealCreate
+from sceau_service.store import SealRow, Store
+from sceau_service.writer import SealWriter
+
+__all__ = ["IssuedSeal", "SealingService"]
+
+#: Batches larger than this are signed in a worker thread so the event loop stays free.
+_INLINE_SIGN_LIMIT = 32
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedSeal:
+    """A seal as stored: its id and the envelope's canonical bytes."""
+
+    seal_id: str
+    envelope: bytes
+
+
+class SealingService:
+    """Signs claims with each tenant's active key and stores the seals."""
+
+    def __init__(self, store: Store, custody: Custody | None, writer: SealWriter,
+                 clock: Callable[[], datetime], generator: tuple[str, str]) -> None:
+        self._store = store
+        self._custody = custody
+        self._writer = writer
+        self._clock = clock
+        self._generator = generator
+        self._signers: dict[int, Signer] = {}
+
+    def now(self) -> datetime:
+        """The service's clock (injectable for tests)."""
+        return self._clock()
+
+    def load_signers(self) -> None:
+        """Load each tenant's active key from custody (blocking; at start-up)."""
+        signers: dict[int, Signer] = {}
+        for key in self._store.keys():
+            if key.status.value == "active" and self._custody is not None:
+                signers[key.tenant_id] = self._custody.signer(key.keyid)
+        self._signers = signers
+
+    def _signer(self, tenant_id: int) -> Signer:
+        signer = self._signers.get(tenant_id)
+        if signer is None:
+            raise KeyCustodyError("no active signing key is loaded for this tenant")
+        return signer
+
+    def _claim(self, principal: Principal, signer: Signer, item: SealCreate,
+               now: datetime) -> dict[str, Any]:
+        length = HASH_ALGORITHMS.get(item.alg)
+        if length is None:
+            raise UnsupportedAlgorithmError(f"hash algorithm {item.alg[:32]!r} is not supported")
+        try:
+            digest = hex_decode(item.hash, length)
+        except ValueError as exc:
+            raise InvalidHashError(f"{item.alg} hash: {exc}") from None
+        ingredients = []
+        for ing in item.ingredients:
+            entry: dict[str, Any] = {"relationship": ing.relationship}
+            if ing.title is not None:
+                entry["dc:title"] = ing.title
+            if ing.seal_id is not None:
+                entry["seal_id"] = ing.seal_id
+            if ing.sha256 is not None:
+                entry["sha256"] = ing.sha256
+            ingredients.append(entry)
+        agent = None
+        if item.software_agent is not None:
+            agent = item.software_agent.model_dump(exclude_none=True)
+        dst = item.digital_source_type
+        if dst is None and item.action == "c2pa.created":
+            dst = "digitalCapture"
+        return build_claim(
+            sha256=digest, size=item.size, media_type=item.media_type, tenant=principal.tenant,
+            keyid=signer.keyid, created=now, digital_source_type=dst, first_action=item.action,
+            title=item.title, generator=self._generator, software_agent=agent,
+            ingredients=ingredients, author=item.author, publisher=item.publisher)
+
+    def _sign(self, principal: Principal, signer: Signer, claims: Sequence[dict[str, Any]],
+              items: Sequence[SealCreate], now: datetime) -> list[tuple[SealRow, IssuedSeal]]:
+        out = []
+        for claim, item in zip(claims, items, strict=True):
+            envelope = seal_claim(claim, signer)
+            body = envelope.to_bytes()
+            sid = seal_id(envelope)
+            row = SealRow(sid, principal.tenant_id, signer.keyid, item.hash, item.size,
+                          item.media_type, now, body)
+            out.append((row, IssuedSeal(sid, body)))
+        return out
+
+    async def seal(self, principal: Principal, items: Sequence[SealCreate]) -> list[IssuedSeal]:
+        """Validate every item, then sign all and store them in one commit."""
+        principal.require("sign")
+        signer = self._signer(principal.tenant_id)
+        now = self._clock()
+        claims = []
+        for index, item in enumerate(items):
+            try:
+                claims.append(self._claim(principal, signer, item, now))
+            except ValidationError as exc:
+                if len(items) > 1:
+                    exc.detail = f"items[{index}]: {exc.detail}"
+                raise
+        if len(items) > _INLINE_SIGN_LIMIT:
+            signed = await asyncio.to_thread(self._sign, principal, signer, claims, items, now)
+        else:
+            signed = self._sign(principal, signer, claims, items, now)
+        await self._writer.write([row for row, _ in signed])
+        return [issued for _, issued in signed]

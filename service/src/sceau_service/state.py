@@ -1,0 +1,79 @@
+"""What the running app holds, and the ``Annotated`` dependencies routes use."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
+
+from sceau import KeyRing
+from sceau_service.auth import Principal, TokenAuthority, hash_token
+from sceau_service.sealing import SealingService
+from sceau_service.settings import Settings
+from sceau_service.store import Store
+
+__all__ = ["AppState", "Caller", "KeyRingCache", "State", "get_state"]
+
+
+class KeyRingCache:
+    """The verifier's key ring built from the store, refreshed every ``ttl`` seconds."""
+
+    def __init__(self, store: Store, ttl: float) -> None:
+        self._store = store
+        self._ttl = ttl
+        self._ring: KeyRing | None = None
+        self._expires = 0.0
+        self._lock = asyncio.Lock()
+
+    def invalidate(self) -> None:
+        """Forget the cached ring (after a key changes on this replica)."""
+        self._ring = None
+
+    async def get(self) -> KeyRing:
+        """The current ring (from cache when fresh)."""
+        ring = self._ring
+        if ring is not None and time.monotonic() < self._expires:
+            return ring
+        async with self._lock:
+            if self._ring is None or time.monotonic() >= self._expires:
+                rows = await run_in_threadpool(self._store.keys)
+                self._ring = KeyRing(r.record() for r in rows)
+                self._expires = time.monotonic() + self._ttl
+            return self._ring
+
+
+@dataclass
+class AppState:
+    """Everything built by :func:`sceau_service.app.create_app`'s lifespan."""
+
+    settings: Settings
+    store: Store
+    tokens: TokenAuthority
+    sealing: SealingService
+    keyring: KeyRingCache
+
+
+def get_state(request: Request) -> AppState:
+    """The app's state."""
+    state: AppState = request.app.state.sceau
+    return state
+
+
+State = Annotated[AppState, Depends(get_state)]
+
+
+async def get_principal(request: Request, state: State) -> Principal:
+    """Authenticate the bearer token (cached lookups; the store is asked off-loop)."""
+    token = TokenAuthority.parse_header(request.headers.get("authorization"))
+    token_hash = hash_token(token)
+    row = state.tokens.cached(token_hash)
+    if row is not None:
+        return Principal(row.tenant_id, row.tenant_slug, row.scopes)
+    return await run_in_threadpool(state.tokens.lookup, token_hash)
+
+
+Caller = Annotated[Principal, Depends(get_principal)]

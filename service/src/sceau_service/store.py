@@ -1,0 +1,189 @@
+"""All SQL lives here: tenants, tokens, keys and seals (SQLAlchemy Core, sync).
+
+Routes never issue SQL; they call these methods (in a worker thread when blocking).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, insert, select, text, update
+from sqlalchemy.exc import IntegrityError
+
+from sceau import KeyRecord, KeyStatus
+from sceau.errors import ConflictError, NotFoundError
+from sceau_service.db import api_tokens, seals, signing_keys, tenants
+
+__all__ = ["KeyRow", "SealRow", "Store", "TenantRow", "TokenRow"]
+
+
+@dataclass(frozen=True, slots=True)
+class TenantRow:
+    """A tenant (newsroom, AI vendor)."""
+
+    id: int
+    slug: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRow:
+    """An API token, as found by its hash."""
+
+    tenant_id: int
+    tenant_slug: str
+    scopes: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class SealRow:
+    """One issued seal, stored verbatim."""
+
+    seal_id: str
+    tenant_id: int
+    keyid: str
+    content_sha256: str
+    size: int
+    media_type: str
+    created_at: datetime
+    envelope: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRow:
+    """A signing key's public record."""
+
+    keyid: str
+    tenant_id: int
+    tenant_slug: str
+    public_key: bytes
+    status: KeyStatus
+    custody: str
+    created_at: datetime
+    not_before: datetime | None
+    not_after: datetime | None
+    compromised_since: datetime | None
+
+    def record(self) -> KeyRecord:
+        """The verifier's view of this key."""
+        return KeyRecord(self.public_key, self.tenant_slug, self.status, self.not_before,
+                         self.not_after, self.compromised_since)
+
+
+class Store:
+    """Persistence for the service over one SQLAlchemy engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def ping(self) -> None:
+        """Raise if the database cannot answer a trivial query."""
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    # -- tenants and tokens ------------------------------------------------------------
+
+    def create_tenant(self, slug: str, name: str, now: datetime) -> TenantRow:
+        """Add a tenant; :class:`ConflictError` if the slug is taken."""
+        try:
+            with self.engine.begin() as conn:
+                tid = conn.execute(insert(tenants).values(slug=slug, name=name, created_at=now)
+                                   .returning(tenants.c.id)).scalar_one()
+        except IntegrityError:
+            raise ConflictError(f"tenant {slug!r} already exists") from None
+        return TenantRow(tid, slug, name)
+
+    def tenant_by_slug(self, slug: str) -> TenantRow:
+        """The tenant named ``slug``; :class:`NotFoundError` if none."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(tenants.c.id, tenants.c.slug, tenants.c.name)
+                               .where(tenants.c.slug == slug)).first()
+        if row is None:
+            raise NotFoundError(f"no tenant {slug!r}")
+        return TenantRow(row.id, row.slug, row.name)
+
+    def add_token(self, tenant_id: int, token_hash: bytes, scopes: Iterable[str], label: str,
+                  now: datetime) -> None:
+        """Store a token by its hash only."""
+        with self.engine.begin() as conn:
+            conn.execute(insert(api_tokens).values(
+                tenant_id=tenant_id, token_hash=token_hash, scopes=" ".join(sorted(scopes)),
+                label=label, created_at=now))
+
+    def token_by_hash(self, token_hash: bytes) -> TokenRow | None:
+        """The live (unrevoked) token with this hash, or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(api_tokens.c.tenant_id, api_tokens.c.scopes, tenants.c.slug)
+                .join(tenants, tenants.c.id == api_tokens.c.tenant_id)
+                .where(api_tokens.c.token_hash == token_hash,
+                       api_tokens.c.revoked_at.is_(None))).first()
+        if row is None:
+            return None
+        return TokenRow(row.tenant_id, row.slug, frozenset(row.scopes.split()))
+
+    # -- keys --------------------------------------------------------------------------
+
+    def add_key(self, tenant_id: int, keyid: str, public_key: bytes, status: KeyStatus,
+                custody: str, now: datetime) -> None:
+        """Record a signing key's public half.  Key ids are never reused."""
+        now = now.replace(microsecond=0)  # validity bounds are whole seconds, as in claims
+        try:
+            with self.engine.begin() as conn:
+                if status is KeyStatus.ACTIVE:
+                    # Exactly one active key per tenant: retire the previous one.
+                    conn.execute(update(signing_keys)
+                                 .where(signing_keys.c.tenant_id == tenant_id,
+                                        signing_keys.c.status == KeyStatus.ACTIVE.value)
+                                 .values(status=KeyStatus.RETIRED.value, not_after=now))
+                conn.execute(insert(signing_keys).values(
+                    keyid=keyid, tenant_id=tenant_id, public_key=public_key,
+                    status=status.value, custody=custody, created_at=now,
+                    not_before=now if status is KeyStatus.ACTIVE else None))
+        except IntegrityError:
+            raise ConflictError(f"key {keyid} already exists") from None
+
+    def keys(self) -> list[KeyRow]:
+        """Every key of every tenant (public records; keys are never deleted)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(signing_keys, tenants.c.slug)
+                .join(tenants, tenants.c.id == signing_keys.c.tenant_id)
+                .order_by(signing_keys.c.created_at, signing_keys.c.keyid)).all()
+        return [KeyRow(r.keyid, r.tenant_id, r.slug, r.public_key, KeyStatus(r.status),
+                       r.custody, r.created_at, r.not_before, r.not_after,
+                       r.compromised_since) for r in rows]
+
+    # -- seals -------------------------------------------------------------------------
+
+    def insert_seals(self, rows: Sequence[SealRow]) -> None:
+        """Insert many seals in one transaction (the group-commit writer calls this)."""
+        if not rows:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(insert(seals), [
+                {"seal_id": r.seal_id, "tenant_id": r.tenant_id, "keyid": r.keyid,
+                 "content_sha256": r.content_sha256, "size": r.size,
+                 "media_type": r.media_type, "created_at": r.created_at,
+                 "envelope": r.envelope} for r in rows])
+
+    def seal_envelope(self, seal_id: str) -> bytes | None:
+        """The stored envelope bytes of a seal, or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(seals.c.envelope)
+                               .where(seals.c.seal_id == seal_id)).first()
+        return None if row is None else bytes(row.envelope)
+
+    def seals_by_hash(self, content_sha256: str, limit: int = 100) -> list[tuple[SealRow, str]]:
+        """Seals of content with this SHA-256 (lowercase hex) and their tenant's slug,
+        newest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(seals, tenants.c.slug)
+                .join(tenants, tenants.c.id == seals.c.tenant_id)
+                .where(seals.c.content_sha256 == content_sha256)
+                .order_by(seals.c.created_at.desc(), seals.c.seal_id).limit(limit)).all()
+        return [(SealRow(r.seal_id, r.tenant_id, r.keyid, r.content_sha256, r.size,
+                         r.media_type, r.created_at, bytes(r.envelope)), r.slug) for r in rows]
