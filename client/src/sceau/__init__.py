@@ -6,6 +6,7 @@ hashing, sidecars and the HTTP client do the I/O around it.
 
 from sceau.canonical import canonicalize
 from sceau.claim import Claim, HardBinding, build_claim, read_claim
+from sceau.client import Client, SealResult
 from sceau.envelope import (
     CLAIM_PAYLOAD_TYPE,
     Envelope,
@@ -50,6 +51,7 @@ __all__ = [
     "CLAIM_PAYLOAD_TYPE",
     "AuthenticationError",
     "Claim",
+    "Client",
     "ContentDigest",
     "Envelope",
     "HardBinding",
@@ -66,6 +68,7 @@ __all__ = [
     "PayloadTooLargeError",
     "PermissionDeniedError",
     "SceauError",
+    "SealResult",
     "Signature",
     "SignatureState",
     "Signer",

@@ -172,9 +172,9 @@ def _fail(status: str, detail: str) -> ClaimError:
 
 def _text(obj: Mapping[str, Any], name: str, *, required: bool = True,
           pattern: re.Pattern[str] | None = None) -> str | None:
+    if name not in obj and not required:
+        return None  # absent; an explicit null is malformed, not absent
     value = obj.get(name)
-    if value is None and not required:
-        return None
     if not isinstance(value, str) or not value or len(value) > MAX_TEXT:
         raise _fail("claim.malformed", f"{name!r} must be a non-empty string (<= {MAX_TEXT})")
     if pattern is not None and pattern.fullmatch(value) is None:
@@ -200,6 +200,8 @@ def _read_binding(data: Any) -> HardBinding:
     if not isinstance(data, dict):
         raise _fail(status, "c2pa.hash.data must be an object")
     alg = data.get("alg")
+    if not isinstance(alg, str):
+        raise _fail(status, "alg must be a string")
     if alg not in HASH_ALGORITHMS:
         raise _fail("algorithm.unsupported", f"hash algorithm {str(alg)[:32]!r} is not supported")
     digest_hex = data.get("hash")
@@ -211,12 +213,17 @@ def _read_binding(data: Any) -> HardBinding:
     raw_excl = data.get("exclusions", [])
     if not isinstance(raw_excl, list) or len(raw_excl) > MAX_EXCLUSIONS:
         raise _fail(status, "exclusions must be an array of at most 64 ranges")
-    exclusions = []
+    exclusions: list[tuple[int, int]] = []
+    end = 0  # ranges are sorted, disjoint, non-empty and inside the asset (SPEC.md §4.4)
     for item in raw_excl:
         if not isinstance(item, dict) or set(item) != {"start", "length"}:
             raise _fail(status, "each exclusion is exactly {start, length}")
-        exclusions.append((_int(item["start"], status, "start"),
-                           _int(item["length"], status, "length")))
+        start = _int(item["start"], status, "start")
+        length = _int(item["length"], status, "length")
+        if length == 0 or start < end or start + length > size:
+            raise _fail(status, "exclusions must be sorted, disjoint, non-empty, within size")
+        end = start + length
+        exclusions.append((start, length))
     return HardBinding(alg, bytes.fromhex(digest_hex), size, tuple(exclusions))
 
 
@@ -234,8 +241,9 @@ def _read_actions(data: Any) -> tuple[tuple[Mapping[str, Any], ...], str | None]
         if "when" in action:
             _time(action, "when", status)
         dst = action.get("digitalSourceType")
-        if dst is not None and not (isinstance(dst, str) and dst.startswith(("http://", "https://"))
-                                    and len(dst) <= MAX_TEXT):
+        if "digitalSourceType" in action and not (
+                isinstance(dst, str) and dst.startswith(("http://", "https://"))
+                and len(dst) <= MAX_TEXT):
             raise _fail(status, "digitalSourceType must be a URI")
     first = actions[0]
     if first["action"] not in FIRST_ACTIONS:
@@ -249,7 +257,8 @@ def _read_ingredient(data: Any) -> Mapping[str, Any]:
     status = "assertion.ingredient.malformed"
     if not isinstance(data, dict):
         raise _fail(status, "an ingredient is an object")
-    if data.get("relationship") not in RELATIONSHIPS:
+    relationship = data.get("relationship")
+    if not isinstance(relationship, str) or relationship not in RELATIONSHIPS:
         raise _fail(status, f"ingredient relationship must be one of {sorted(RELATIONSHIPS)}")
     _text(data, "dc:title", required=False)
     return data

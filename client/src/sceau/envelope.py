@@ -117,7 +117,10 @@ def parse_envelope(data: bytes | str) -> Envelope:
     Raises :class:`MalformedEnvelopeError` (or a JSON profile error) when the document is
     not an envelope this version can read.  Signatures are decoded, not verified.
     """
-    raw = data.encode("utf-8") if isinstance(data, str) else data
+    try:
+        raw = data.encode("utf-8") if isinstance(data, str) else data
+    except UnicodeEncodeError:
+        raise _malformed("text holds a lone surrogate (not UTF-8)") from None
     try:
         doc = loads(raw, max_bytes=MAX_ENVELOPE_BYTES)
     except SceauError as exc:

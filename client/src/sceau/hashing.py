@@ -24,7 +24,7 @@ def hash_stream(stream: BinaryIO, *, chunk_size: int = CHUNK_SIZE) -> ContentDig
     buf = bytearray(chunk_size)
     view = memoryview(buf)
     size = 0
-    readinto = stream.readinto
+    readinto = stream.readinto  # type: ignore[attr-defined]  # typeshed's BinaryIO lacks it
     while True:
         n = readinto(view)
         if not n:
@@ -37,7 +37,7 @@ def hash_stream(stream: BinaryIO, *, chunk_size: int = CHUNK_SIZE) -> ContentDig
 def hash_file(path: str | os.PathLike[str], *, chunk_size: int = CHUNK_SIZE) -> ContentDigest:
     """SHA-256 and size of a file, read unbuffered in ``chunk_size`` pieces."""
     with open(path, "rb", buffering=0) as f:
-        return hash_stream(f, chunk_size=chunk_size)  # type: ignore[arg-type]
+        return hash_stream(f, chunk_size=chunk_size)
 
 
 def hash_bytes(data: bytes) -> ContentDigest:

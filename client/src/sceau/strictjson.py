@@ -8,6 +8,7 @@ bounded nesting depth and size.  Everything here is pure: bytes in, Python value
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from sceau.errors import (
@@ -27,6 +28,8 @@ MAX_SAFE_INTEGER = 2**53 - 1
 MAX_DEPTH = 32
 #: Longest digit string parsed as an integer; longer cannot be in range anyway.
 _MAX_INT_DIGITS = 17
+#: An escape that decodes to a UTF-16 surrogate code unit (paired or not).
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 JSONValue = Any  # dict[str, JSONValue] | list[JSONValue] | str | int | bool | None
 
@@ -73,15 +76,21 @@ def _depth_ok(data: bytes | str, max_depth: int) -> bool:
     return opens <= max_depth
 
 
-def _check_depth(value: Any, max_depth: int) -> None:
+def _check_tree(value: Any, max_depth: int, *, strings: bool) -> None:
+    """Enforce the depth limit and, when ``strings``, reject lone surrogates anywhere."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         node, depth = stack.pop()
         if isinstance(node, dict):
             children: Any = node.values()
+            if strings:
+                for key in node:
+                    check_str(key)
         elif isinstance(node, list):
             children = node
         else:
+            if strings and isinstance(node, str):
+                check_str(node)
             continue
         if depth > max_depth:
             raise NestingTooDeepError(f"nesting deeper than {max_depth}")
@@ -92,7 +101,8 @@ def loads(data: bytes | bytearray | memoryview | str, *, max_bytes: int = 1 << 2
           max_depth: int = MAX_DEPTH) -> JSONValue:
     """Parse one JSON text under the Sceau profile.
 
-    Raises a :class:`~sceau.errors.MalformedJSONError` subclass naming the violation, or
+    Raises a :class:`~sceau.errors.MalformedJSONError` subclass naming the violation
+    (including a string or member name holding a lone surrogate escape), or
     :class:`~sceau.errors.PayloadTooLargeError` when the input exceeds ``max_bytes``.
     """
     if len(data) > max_bytes:
@@ -106,6 +116,7 @@ def loads(data: bytes | bytearray | memoryview | str, *, max_bytes: int = 1 << 2
             raise MalformedJSONError(f"not UTF-8: {exc.reason} at byte {exc.start}") from None
     else:
         text = data
+        check_str(text)  # a str may hold a raw lone surrogate, which is not UTF-8
     if text.startswith("\ufeff"):
         raise MalformedJSONError("byte order mark is not allowed")
     try:
@@ -118,8 +129,12 @@ def loads(data: bytes | bytearray | memoryview | str, *, max_bytes: int = 1 << 2
         raise MalformedJSONError(f"{exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except ValueError as exc:  # e.g. int conversion limits
         raise MalformedJSONError(str(exc)) from None
-    if not _depth_ok(text, max_depth):
-        _check_depth(value, max_depth)
+    # A \uD800-\uDFFF escape may leave a lone surrogate (RFC 7493 §2.1 forbids them);
+    # raw UTF-8 cannot hold one (checked above), so only texts with such an escape
+    # need the string walk.
+    strings = _SURROGATE_ESCAPE.search(text) is not None
+    if strings or not _depth_ok(text, max_depth):
+        _check_tree(value, max_depth, strings=strings)
     return value
 
 

@@ -7,14 +7,18 @@ from datetime import UTC, datetime
 
 __all__ = ["format_time", "parse_time"]
 
-_RFC3339_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
+#: ASCII digits only: ``\d`` would also match other scripts' digits, which strptime accepts.
+_RFC3339_UTC = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
 
 
 def format_time(when: datetime) -> str:
     """Format an aware datetime as ``YYYY-MM-DDTHH:MM:SSZ`` (sub-seconds dropped)."""
     if when.tzinfo is None:
         raise ValueError("naive datetime: pass an aware one (UTC)")
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    t = when.astimezone(UTC)
+    # Not strftime: its %Y does not zero-pad years before 1000 on every platform.
+    return (f"{t.year:04d}-{t.month:02d}-{t.day:02d}"
+            f"T{t.hour:02d}:{t.minute:02d}:{t.second:02d}Z")
 
 
 def parse_time(text: str) -> datetime:

@@ -135,6 +135,7 @@ class Verdict:
     def to_json(self) -> dict[str, Any]:
         """JSON form used by the CLI and the service (SPEC.md §7.4)."""
         claim = self.claim
+        signer_time, trusted_time = self.signer_time, self.trusted_time
         return {
             "ok": self.ok,
             "seal_id": self.seal_id,
@@ -148,9 +149,9 @@ class Verdict:
                 "key_status": self.key_state.value,
             },
             "time": {
-                "signer_time": None if self.signer_time is None else format_time(self.signer_time),
-                "trusted_time": None if self.trusted_time is None else format_time(self.trusted_time),
-                "attested": self.trusted_time is not None,
+                "signer_time": None if signer_time is None else format_time(signer_time),
+                "trusted_time": None if trusted_time is None else format_time(trusted_time),
+                "attested": trusted_time is not None,
             },
             "claim": None if claim is None else dict(claim.raw),
         }
@@ -172,13 +173,19 @@ def _key_state(record: KeyRecord, at: datetime) -> tuple[KeyState, str | None]:
     if record.status is KeyStatus.RETIRED:
         return KeyState.RETIRED, Status.KEY_RETIRED
     if record.status is KeyStatus.REVOKED:
-        # Revoked with no compromise time given: nothing it signed is trusted.
-        return KeyState.REVOKED, Status.CREDENTIAL_REVOKED
+        if record.compromised_since is None:
+            # Revoked with no compromise time given: nothing it signed is trusted.
+            return KeyState.REVOKED, Status.CREDENTIAL_REVOKED
+        # Revoked, but compromised only after this seal's time (checked above): what it
+        # signed before stays valid, as for a retired key (SPEC.md §7.1 step 8).
+        return KeyState.RETIRED, Status.KEY_RETIRED
     return KeyState.ACTIVE, None
 
 
 def _fail(code: str, signature: SignatureState, **kw: Any) -> Verdict:
-    return Verdict(status_codes=(code,), signature=signature,
+    # Once the signature has verified, the codes say so before naming the failure.
+    codes = (Status.SIGNATURE_VALIDATED, code) if signature is SignatureState.VALID else (code,)
+    return Verdict(status_codes=codes, signature=signature,
                    integrity=Integrity.NOT_CHECKED, key_state=kw.pop("key_state", KeyState.UNKNOWN),
                    **kw)
 

@@ -51,7 +51,6 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utcnow,
         writer = SealWriter(store, settings.write_batch_max)
         sealing = SealingService(store, custody, writer, clock,
                                  (settings.generator_name, sceau.__version__))
-        await run_in_threadpool(sealing.load_signers)
         writer.start()
         app.state.sceau = AppState(
             settings=settings, store=store,

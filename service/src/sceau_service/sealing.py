@@ -53,19 +53,26 @@ class SealingService:
         """The service's clock (injectable for tests)."""
         return self._clock()
 
-    def load_signers(self) -> None:
-        """Load each tenant's active key from custody (blocking; at start-up)."""
-        signers: dict[int, Signer] = {}
-        for key in self._store.keys():
-            if key.status.value == "active" and self._custody is not None:
-                signers[key.tenant_id] = self._custody.signer(key.keyid)
-        self._signers = signers
+    def _load_signer(self, tenant_id: int) -> Signer:
+        key = self._store.active_key(tenant_id)
+        if key is None:
+            raise KeyCustodyError("this tenant has no active signing key")
+        if self._custody is None:
+            raise KeyCustodyError("no key custody is configured (set SCEAU_KEY_PASSPHRASE)")
+        signer = self._custody.signer(key.keyid)
+        self._signers[tenant_id] = signer
+        return signer
 
-    def _signer(self, tenant_id: int) -> Signer:
+    async def _signer(self, tenant_id: int) -> Signer:
+        """The tenant's active signer, loaded from custody on first use (off-loop)."""
         signer = self._signers.get(tenant_id)
         if signer is None:
-            raise KeyCustodyError("no active signing key is loaded for this tenant")
+            signer = await asyncio.to_thread(self._load_signer, tenant_id)
         return signer
+
+    def forget_signers(self) -> None:
+        """Drop loaded signers (after a key change) so the next seal reloads them."""
+        self._signers.clear()
 
     def _claim(self, principal: Principal, signer: Signer, item: SealCreate,
                now: datetime) -> dict[str, Any]:
@@ -113,7 +120,7 @@ class SealingService:
     async def seal(self, principal: Principal, items: Sequence[SealCreate]) -> list[IssuedSeal]:
         """Validate every item, then sign all and store them in one commit."""
         principal.require("sign")
-        signer = self._signer(principal.tenant_id)
+        signer = await self._signer(principal.tenant_id)
         now = self._clock()
         claims = []
         for index, item in enumerate(items):

@@ -145,13 +145,19 @@ class Store:
         except IntegrityError:
             raise ConflictError(f"key {keyid} already exists") from None
 
-    def keys(self) -> list[KeyRow]:
-        """Every key of every tenant (public records; keys are never deleted)."""
+    def active_key(self, tenant_id: int) -> KeyRow | None:
+        """The tenant's active signing key, if any."""
+        return next((k for k in self.keys(tenant_id) if k.status is KeyStatus.ACTIVE), None)
+
+    def keys(self, tenant_id: int | None = None) -> list[KeyRow]:
+        """Every key (of one tenant, or of all); public records, never deleted."""
+        query = (select(signing_keys, tenants.c.slug)
+                 .join(tenants, tenants.c.id == signing_keys.c.tenant_id)
+                 .order_by(signing_keys.c.created_at, signing_keys.c.keyid))
+        if tenant_id is not None:
+            query = query.where(signing_keys.c.tenant_id == tenant_id)
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(signing_keys, tenants.c.slug)
-                .join(tenants, tenants.c.id == signing_keys.c.tenant_id)
-                .order_by(signing_keys.c.created_at, signing_keys.c.keyid)).all()
+            rows = conn.execute(query).all()
         return [KeyRow(r.keyid, r.tenant_id, r.slug, r.public_key, KeyStatus(r.status),
                        r.custody, r.created_at, r.not_before, r.not_after,
                        r.compromised_since) for r in rows]

@@ -1,0 +1,121 @@
+"""Shared fixtures: databases (SQLite and a real PostgreSQL), the app, a server process."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+PG_ENV = "SCEAU_TEST_POSTGRES_URL"
+PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+TEST_PASSPHRASE = "test-passphrase-not-a-secret"  # noqa: S105 - tests only
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for this test session (dropped afterwards).
+
+    Skipped loudly when no server is reachable, except in CI, where that fails.
+    """
+    admin_url = make_url(os.environ.get(PG_ENV, PG_DEFAULT))
+    name = f"sceau_test_{secrets.token_hex(6)}"
+    try:
+        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        message = f"PostgreSQL not reachable at {admin_url.render_as_string()}: {exc}"
+        if _in_ci():
+            pytest.fail(message)
+        sys.stderr.write(f"\n!!! SKIPPING PostgreSQL tests: {message}\n")
+        pytest.skip(message)
+    try:
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each storage test runs on SQLite (a new file) and on the real PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'sceau.db'}"
+    url: str = request.getfixturevalue("postgres_server_url")
+    return url
+
+
+def free_port() -> int:
+    """A free TCP port on the loopback interface."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class ServerProcess:
+    """A real ``sceau-service`` process on a random loopback port."""
+
+    url: str
+    token: str
+    data_dir: Path
+    env: dict[str, str]
+    process: subprocess.Popen[bytes]
+
+
+def start_server(tmp_path: Path, database_url: str | None = None) -> ServerProcess:
+    """Bootstrap a data dir (tenant ``dev``, key, token) and start the service on it."""
+    data_dir = tmp_path / "data"
+    env = {**os.environ, "SCEAU_DATA_DIR": str(data_dir),
+           "SCEAU_KEY_PASSPHRASE": TEST_PASSPHRASE}
+    if database_url:
+        env["SCEAU_DATABASE_URL"] = database_url
+    port = free_port()
+    bindir = Path(sys.executable).parent
+    log = open(tmp_path / "server.log", "wb")  # noqa: SIM115 - lives as long as the process
+    proc = subprocess.Popen(
+        [str(bindir / "sceau-service"), "dev", "--host", "127.0.0.1", "--port", str(port)],
+        env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited: {(tmp_path / 'server.log').read_text()}")
+        try:
+            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"server did not start: {(tmp_path / 'server.log').read_text()}")
+        time.sleep(0.1)
+    token = (data_dir / "dev-token").read_text().strip()
+    return ServerProcess(url, token, data_dir, env, proc)
+
+
+def stop_server(server: ServerProcess) -> None:
+    """Terminate the process and wait for it."""
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait()
