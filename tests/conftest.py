@@ -9,13 +9,15 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import URL, make_url
 
 PG_ENV = "SCEAU_TEST_POSTGRES_URL"
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -26,30 +28,60 @@ def _in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+def _admin_url() -> URL:
+    return make_url(os.environ.get(PG_ENV, PG_DEFAULT))
+
+
 @pytest.fixture(scope="session")
-def postgres_server_url() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for this test session (dropped afterwards).
+def postgres_admin() -> Iterator[Engine]:
+    """An AUTOCOMMIT engine on the PostgreSQL server, to create and drop test databases.
 
     Skipped loudly when no server is reachable, except in CI, where that fails.
     """
-    admin_url = make_url(os.environ.get(PG_ENV, PG_DEFAULT))
-    name = f"sceau_test_{secrets.token_hex(6)}"
+    url = _admin_url()
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
     try:
-        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
     except Exception as exc:
-        message = f"PostgreSQL not reachable at {admin_url.render_as_string()}: {exc}"
+        engine.dispose()
+        message = f"PostgreSQL not reachable at {url.render_as_string()}: {exc}"
         if _in_ci():
             pytest.fail(message)
         sys.stderr.write(f"\n!!! SKIPPING PostgreSQL tests: {message}\n")
         pytest.skip(message)
+    yield engine
+    engine.dispose()
+
+
+@contextmanager
+def fresh_database(admin: Engine) -> Iterator[str]:
+    """A new, empty PostgreSQL database, dropped on exit; yields its URL."""
+    name = f"sceau_test_{secrets.token_hex(6)}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
     try:
-        yield admin_url.set(database=name).render_as_string(hide_password=False)
+        yield _admin_url().set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url(postgres_admin: Engine) -> Iterator[str]:
+    """One PostgreSQL database shared by this session's tests (each uses its own tenant)."""
+    with fresh_database(postgres_admin) as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def isolated_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database of this test's own: a new SQLite file, or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'sceau.db'}"
+        return
+    with fresh_database(request.getfixturevalue("postgres_admin")) as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -78,6 +110,7 @@ class ServerProcess:
     data_dir: Path
     env: dict[str, str]
     process: subprocess.Popen[bytes]
+    log: BinaryIO
 
 
 def start_server(tmp_path: Path, database_url: str | None = None) -> ServerProcess:
@@ -97,6 +130,7 @@ def start_server(tmp_path: Path, database_url: str | None = None) -> ServerProce
     deadline = time.monotonic() + 30
     while True:
         if proc.poll() is not None:
+            log.close()
             raise RuntimeError(f"server exited: {(tmp_path / 'server.log').read_text()}")
         try:
             if httpx.get(url + "/readyz", timeout=1).status_code == 200:
@@ -105,10 +139,12 @@ def start_server(tmp_path: Path, database_url: str | None = None) -> ServerProce
             pass
         if time.monotonic() > deadline:
             proc.kill()
+            proc.wait()
+            log.close()
             raise RuntimeError(f"server did not start: {(tmp_path / 'server.log').read_text()}")
         time.sleep(0.1)
     token = (data_dir / "dev-token").read_text().strip()
-    return ServerProcess(url, token, data_dir, env, proc)
+    return ServerProcess(url, token, data_dir, env, proc, log)
 
 
 def stop_server(server: ServerProcess) -> None:
@@ -119,3 +155,4 @@ def stop_server(server: ServerProcess) -> None:
     except subprocess.TimeoutExpired:
         server.process.kill()
         server.process.wait()
+    server.log.close()

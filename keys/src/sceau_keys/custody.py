@@ -24,7 +24,7 @@ from sceau import LocalSigner, Signer
 from sceau.atomic import atomic_write
 from sceau.errors import KeyCustodyError, ValidationError
 
-__all__ = ["Custody", "EncryptedFileCustody", "MIN_PASSPHRASE_LEN"]
+__all__ = ["MIN_PASSPHRASE_LEN", "Custody", "EncryptedFileCustody"]
 
 MIN_PASSPHRASE_LEN = 16
 _KEYID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")

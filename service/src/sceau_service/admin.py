@@ -90,7 +90,7 @@ def bootstrap_dev(settings: Settings) -> DevBootstrap:
         upgrade(engine)
         store = Store(engine)
         tenant = ensure_tenant(store, DEV_TENANT, "Development tenant")
-        active = [k for k in store.keys()
+        active = [k for k in store.list_keys()
                   if k.tenant_id == tenant.id and k.status is KeyStatus.ACTIVE]
         custody = custody_for(settings)
         keyid = active[0].keyid if active else create_key(store, custody, tenant)

@@ -13,7 +13,7 @@ from sceau_service.store import Store, TokenRow
 __all__ = ["SCOPES", "Principal", "TokenAuthority", "hash_token", "new_token"]
 
 SCOPES = frozenset({"sign", "read", "keys:admin"})
-TOKEN_PREFIX = "sct_"
+TOKEN_PREFIX = "sct_"  # noqa: S105 - a public prefix, not a secret
 _TOKEN_BYTES = 32
 _TOKEN_LEN = len(TOKEN_PREFIX) + 43  # 32 bytes in unpadded base64url
 

@@ -6,17 +6,20 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+import uvicorn
+
 from sceau.errors import SceauError
+from sceau_service import admin
+from sceau_service.app import create_app
+from sceau_service.db import make_engine
+from sceau_service.migrate import upgrade
 from sceau_service.settings import Settings
+from sceau_service.store import Store
 
 __all__ = ["main"]
 
 
 def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
-    import uvicorn
-
-    from sceau_service.app import create_app
-
     if workers > 1:
         # Each worker builds its own app from the environment.
         uvicorn.run("sceau_service.asgi:create", factory=True, host=host, port=port,
@@ -57,11 +60,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
-    from sceau_service import admin
-    from sceau_service.db import make_engine
-    from sceau_service.migrate import upgrade
-    from sceau_service.store import Store
-
     if args.command == "serve":
         _serve(settings, args.host, args.port, args.workers)
         return 0

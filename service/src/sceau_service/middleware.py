@@ -116,6 +116,6 @@ def _limited(receive: Receive, limit: int) -> Receive:
             seen += len(message.get("body", b""))
             if seen > limit:
                 raise PayloadTooLargeError(f"upload exceeds the {limit}-byte limit")
-        return message  # type: ignore[return-value]
+        return message
 
     return limited

@@ -40,7 +40,7 @@ class KeyRingCache:
             return ring
         async with self._lock:
             if self._ring is None or time.monotonic() >= self._expires:
-                rows = await run_in_threadpool(self._store.keys)
+                rows = await run_in_threadpool(self._store.list_keys)
                 self._ring = KeyRing(r.record() for r in rows)
                 self._expires = time.monotonic() + self._ttl
             return self._ring

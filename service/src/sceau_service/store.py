@@ -147,9 +147,9 @@ class Store:
 
     def active_key(self, tenant_id: int) -> KeyRow | None:
         """The tenant's active signing key, if any."""
-        return next((k for k in self.keys(tenant_id) if k.status is KeyStatus.ACTIVE), None)
+        return next((k for k in self.list_keys(tenant_id) if k.status is KeyStatus.ACTIVE), None)
 
-    def keys(self, tenant_id: int | None = None) -> list[KeyRow]:
+    def list_keys(self, tenant_id: int | None = None) -> list[KeyRow]:
         """Every key (of one tenant, or of all); public records, never deleted."""
         query = (select(signing_keys, tenants.c.slug)
                  .join(tenants, tenants.c.id == signing_keys.c.tenant_id)

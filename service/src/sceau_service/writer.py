@@ -60,7 +60,7 @@ class SealWriter:
                 rows = [r for item, _ in batch for r in item]
                 try:
                     await asyncio.to_thread(self._store.insert_seals, rows)
-                except Exception as exc:  # noqa: BLE001 - every waiter must hear of it
+                except Exception as exc:  # every waiter must hear of it
                     err = ServiceUnavailableError(f"could not store seals: {type(exc).__name__}")
                     for _, fut in batch:
                         if not fut.done():

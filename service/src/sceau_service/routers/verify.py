@@ -72,7 +72,7 @@ async def _read_multipart(request: Request) -> tuple[bytes | None, ContentDigest
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
             raise ValidationError("multipart body needs a 'file' part")
-        content = await asyncio.to_thread(hash_stream, upload.file)  # type: ignore[arg-type]
+        content = await asyncio.to_thread(hash_stream, upload.file)
         seal_part = form.get("seal")
         seal: bytes | None
         if seal_part is None:
