@@ -32,6 +32,7 @@ from sceau.atomic import atomic_write
 from sceau.claim import (
     CREATIVE_WORK_LABEL,
     IPTC_DST_PREFIX,
+    Claim,
     ClaimError,
     digital_source_type_uri,
     read_claim,
@@ -163,7 +164,8 @@ def _build_parser() -> _Parser:
     sign.add_argument("--digital-source-type", metavar="TERM",
                       help="IPTC digital source type, e.g. digitalCapture or "
                            "trainedAlgorithmicMedia (default: the service's, digitalCapture)")
-    sign.add_argument("--title", help="title for every file (default: the file's name)")
+    sign.add_argument("--title", help="dc:title for every file (default: none; file names "
+                      "are not put in signed claims unless asked, as they may reveal sources)")
     sign.add_argument("--author", action="append", metavar="NAME",
                       help="creator's name (repeatable)")
     sign.add_argument("--publisher", metavar="NAME", help="publishing organisation")
@@ -204,7 +206,7 @@ def _build_parser() -> _Parser:
 
 
 def _out(text: str = "") -> None:
-    print(text, file=sys.stdout)
+    print(text, file=sys.stdout, flush=True)
 
 
 def _err(text: str) -> None:
@@ -237,11 +239,14 @@ def _term(uri: Any) -> str | None:
     return uri if isinstance(uri, str) else None
 
 
-def _origin(uri: Any) -> str:
-    term = _term(uri)
-    if term is None:
-        return "unknown origin"
-    return _ORIGIN.get(term, "unknown origin")
+def _origin(claim: Claim) -> str:
+    """Plain-language origin of the media, as the claim states it."""
+    term = _term(claim.digital_source_type)
+    if term is not None:
+        return _ORIGIN.get(term, "unknown origin")
+    if claim.actions[0].get("action") == "c2pa.opened":
+        return "derived from an earlier work (see ingredients)"
+    return "unknown origin"
 
 
 def _service_exit(exc: SceauError) -> int:
@@ -269,6 +274,7 @@ def _cmd_sign(args: argparse.Namespace, transport: httpx.BaseTransport | None) -
 
     # Pre-flight: nothing is hashed or sealed unless every file can be.
     paths: list[Path] = []
+    names: list[str] = []  # as given, for the output lines
     seen: set[str] = set()
     status = EXIT_OK
     for name in args.files:
@@ -297,6 +303,7 @@ def _cmd_sign(args: argparse.Namespace, transport: httpx.BaseTransport | None) -
             status = max(status, EXIT_FAILED)
             continue
         paths.append(path)
+        names.append(name)
     if status != EXIT_OK:
         return status
 
@@ -312,7 +319,7 @@ def _cmd_sign(args: argparse.Namespace, transport: httpx.BaseTransport | None) -
         requests.append(SealRequest(
             digest=digest,
             media_type=args.media_type or sniff(head),
-            title=args.title if args.title is not None else path.name,
+            title=args.title,
             digital_source_type=args.digital_source_type,
             author=args.author,
             publisher=args.publisher,
@@ -323,6 +330,7 @@ def _cmd_sign(args: argparse.Namespace, transport: httpx.BaseTransport | None) -
         for start in range(0, len(requests), BATCH_LIMIT):
             chunk = requests[start:start + BATCH_LIMIT]
             chunk_paths = paths[start:start + BATCH_LIMIT]
+            chunk_names = names[start:start + BATCH_LIMIT]
             try:
                 results: list[SealResult]
                 if len(requests) == 1:
@@ -337,27 +345,27 @@ def _cmd_sign(args: argparse.Namespace, transport: httpx.BaseTransport | None) -
                 if start:
                     _err(f"the first {start} file(s) were sealed; the rest were not")
                 return _service_exit(exc)
-            for path, result in zip(chunk_paths, results, strict=True):
-                status = max(status, _attach(path, result, force=args.force))
+            for name, path, result in zip(chunk_names, chunk_paths, results, strict=True):
+                status = max(status, _attach(name, path, result, force=args.force))
             if status != EXIT_OK:
                 break
     return status
 
 
-def _attach(path: Path, result: SealResult, *, force: bool) -> int:
-    """Write one sidecar; print ``path TAB seal-id`` on success."""
+def _attach(name: str, path: Path, result: SealResult, *, force: bool) -> int:
+    """Write one sidecar; print ``name TAB seal-id`` on success."""
     side = sidecar_path(path)
-    if not force and (side.exists() or side.is_symlink()):
+    try:
+        write_sidecar(path, result.envelope_bytes, overwrite=force)
+    except FileExistsError:
         _err(f"{side} appeared while sealing; left as it is (seal {result.seal_id} was "
              "created but not attached)")
         return EXIT_FAILED
-    try:
-        write_sidecar(path, result.envelope_bytes)
     except OSError as exc:
         _io_error(exc, side)
-        _err(f"seal {result.seal_id} for {path} was created but not attached")
+        _err(f"seal {result.seal_id} for {name} was created but not attached")
         return EXIT_USAGE
-    _out(f"{path}\t{result.seal_id}")
+    _out(f"{name}\t{result.seal_id}")
     return EXIT_OK
 
 
@@ -428,8 +436,7 @@ def _print_verdict(path: str, verdict: Verdict) -> None:
     }[verdict.integrity]
     _out(f"  integrity   {integrity}")
     if verdict.claim is not None:
-        _out(f"  origin      {_origin(verdict.claim.digital_source_type)} "
-             "(as the signer states)")
+        _out(f"  origin      {_origin(verdict.claim)} (as the signer states)")
     _out(f"  status      {', '.join(verdict.status_codes)}")
 
 
@@ -445,10 +452,10 @@ def _cmd_verify(args: argparse.Namespace, transport: httpx.BaseTransport | None)
         seal = read_sidecar(path)
     except NoSealFoundError:
         if args.json:
-            _dump_json({"file": str(path), "ok": False, "seal_id": None,
+            _dump_json({"file": args.file, "ok": False, "seal_id": None,
                         "status_codes": [], "summary": _NO_SEAL})
         else:
-            _out(f"{path}: {_NO_SEAL} ({_NO_SEAL_NOTE})")
+            _out(f"{args.file}: {_NO_SEAL} ({_NO_SEAL_NOTE})")
         return EXIT_FAILED
     except SceauError as exc:  # a sidecar too large to be a seal
         _lib_error(exc)
@@ -472,9 +479,9 @@ def _cmd_verify(args: argparse.Namespace, transport: httpx.BaseTransport | None)
         return EXIT_USAGE
     verdict = verify_seal(seal, ring, now=datetime.now(UTC), content=digest)
     if args.json:
-        _dump_json({"file": str(path), **verdict.to_json(), "summary": _summary(verdict)})
+        _dump_json({"file": args.file, **verdict.to_json(), "summary": _summary(verdict)})
     else:
-        _print_verdict(str(path), verdict)
+        _print_verdict(args.file, verdict)
     return EXIT_OK if _verified(verdict) else EXIT_FAILED
 
 
@@ -530,7 +537,7 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     if isinstance(generators, list) and generators and isinstance(generators[0], dict):
         gen = generators[0]
         _out(f"  generator     {_show(gen.get('name', '?'))} {_show(gen.get('version', ''))}")
-    _out(f"  origin        {_origin(claim.digital_source_type)} (as the signer states)")
+    _out(f"  origin        {_origin(claim)} (as the signer states)")
     _out("  actions")
     for action in claim.actions:
         parts = [_show(action.get("action"))]

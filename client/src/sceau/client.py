@@ -222,6 +222,12 @@ class Client:
     ) -> None:
         if retries < 0:
             raise ValueError("retries must be >= 0")
+        try:
+            scheme = httpx.URL(base_url).scheme
+        except (httpx.InvalidURL, TypeError):
+            scheme = ""
+        if scheme not in ("http", "https"):
+            raise ValidationError(f"service URL must be http:// or https://, not {base_url!r}")
         headers = {
             "user-agent": f"sceau-python/{sceau.__version__}",
             "accept": "application/json",

@@ -147,11 +147,19 @@ class KeyRing(Mapping[str, KeyRecord]):
     @classmethod
     def from_jwks(cls, document: Mapping[str, Any],
                   trusted_tenants: Iterable[str] | None = None) -> KeyRing:
-        """Build a ring from a JWKS document; keys of other types are skipped."""
+        """Build a ring from a JWKS document; other key types and malformed keys are skipped."""
         keys = document.get("keys")
         if not isinstance(keys, list):
             raise ValidationError("JWKS must have a 'keys' array")
-        records = [KeyRecord.from_jwk(k) for k in keys
-                   if isinstance(k, Mapping) and k.get("kty") == "OKP"
-                   and k.get("crv") == "Ed25519"]
+        records = []
+        for jwk in keys:
+            if not (isinstance(jwk, Mapping) and jwk.get("kty") == "OKP"
+                    and jwk.get("crv") == "Ed25519"):
+                continue
+            try:
+                records.append(KeyRecord.from_jwk(jwk))
+            except ValidationError:
+                # One bad entry must not disable every other key: it is left out, and
+                # seals by it read as signingCredential.unknown.
+                continue
         return cls(records, trusted_tenants)

@@ -20,10 +20,15 @@ def sidecar_path(media: str | os.PathLike[str]) -> Path:
     return p.with_name(p.name + SIDECAR_SUFFIX)
 
 
-def write_sidecar(media: str | os.PathLike[str], envelope_bytes: bytes) -> Path:
-    """Write the sidecar atomically (temp file, fsync, rename) and return its path."""
+def write_sidecar(media: str | os.PathLike[str], envelope_bytes: bytes, *,
+                  overwrite: bool = False) -> Path:
+    """Write the sidecar atomically (temp file, fsync, rename) and return its path.
+
+    An existing sidecar is replaced only with ``overwrite=True``; otherwise
+    :class:`FileExistsError` is raised, race-free (a file is never sealed twice silently).
+    """
     path = sidecar_path(media)
-    atomic_write(path, envelope_bytes)
+    atomic_write(path, envelope_bytes, overwrite=overwrite)
     return path
 
 
