@@ -125,6 +125,11 @@ class VerdictPublic(BaseModel):
     signer: dict[str, Any]
     time: dict[str, Any]
     claim: dict[str, Any] | None
+    summary: str = Field(description="one plain-language sentence")
+    label: str | None = Field(
+        description="origin as the seal states it (ai_generated, partly_ai_generated, "
+                    "captured, edited, created_digitally, unknown_origin); null when the "
+                    "signature is not valid")
 
 
 class ErrorPublic(BaseModel):
