@@ -113,8 +113,13 @@ class ServerProcess:
     log: BinaryIO
 
 
-def start_server(tmp_path: Path, database_url: str | None = None) -> ServerProcess:
-    """Bootstrap a data dir (tenant ``dev``, key, token) and start the service on it."""
+def start_server(tmp_path: Path, database_url: str | None = None,
+                 name: str = "server") -> ServerProcess:
+    """Bootstrap a data dir (tenant ``dev``, key, token) and start the service on it.
+
+    Several servers started on the same ``tmp_path`` share the data dir (keys, dev token)
+    and, given the same ``database_url``, the database: replicas.
+    """
     data_dir = tmp_path / "data"
     env = {**os.environ, "SCEAU_DATA_DIR": str(data_dir),
            "SCEAU_KEY_PASSPHRASE": TEST_PASSPHRASE}
@@ -122,7 +127,8 @@ def start_server(tmp_path: Path, database_url: str | None = None) -> ServerProce
         env["SCEAU_DATABASE_URL"] = database_url
     port = free_port()
     bindir = Path(sys.executable).parent
-    log = open(tmp_path / "server.log", "wb")  # noqa: SIM115 - lives as long as the process
+    log_path = tmp_path / f"{name}.log"
+    log = open(log_path, "wb")  # noqa: SIM115 - lives as long as the process
     proc = subprocess.Popen(
         [str(bindir / "sceau-service"), "dev", "--host", "127.0.0.1", "--port", str(port)],
         env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -131,7 +137,7 @@ def start_server(tmp_path: Path, database_url: str | None = None) -> ServerProce
     while True:
         if proc.poll() is not None:
             log.close()
-            raise RuntimeError(f"server exited: {(tmp_path / 'server.log').read_text()}")
+            raise RuntimeError(f"server exited: {log_path.read_text()}")
         try:
             if httpx.get(url + "/readyz", timeout=1).status_code == 200:
                 break
@@ -141,7 +147,7 @@ def start_server(tmp_path: Path, database_url: str | None = None) -> ServerProce
             proc.kill()
             proc.wait()
             log.close()
-            raise RuntimeError(f"server did not start: {(tmp_path / 'server.log').read_text()}")
+            raise RuntimeError(f"server did not start: {log_path.read_text()}")
         time.sleep(0.1)
     token = (data_dir / "dev-token").read_text().strip()
     return ServerProcess(url, token, data_dir, env, proc, log)
