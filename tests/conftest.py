@@ -21,7 +21,7 @@ from sqlalchemy.engine import URL, make_url
 
 PG_ENV = "SCEAU_TEST_POSTGRES_URL"
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-TEST_PASSPHRASE = "test-passphrase-not-a-secret"  # noqa: S105 - tests only
+TEST_PASSPHRASE = "test-passphrase-not-a-secret"
 
 
 def _in_ci() -> bool:

@@ -171,14 +171,14 @@ def _fail(status: str, detail: str) -> ClaimError:
 
 
 def _text(obj: Mapping[str, Any], name: str, *, required: bool = True,
-          pattern: re.Pattern[str] | None = None) -> str | None:
+          pattern: re.Pattern[str] | None = None, status: str = "claim.malformed") -> str | None:
     if name not in obj and not required:
         return None  # absent; an explicit null is malformed, not absent
     value = obj.get(name)
     if not isinstance(value, str) or not value or len(value) > MAX_TEXT:
-        raise _fail("claim.malformed", f"{name!r} must be a non-empty string (<= {MAX_TEXT})")
+        raise _fail(status, f"{name!r} must be a non-empty string (<= {MAX_TEXT})")
     if pattern is not None and pattern.fullmatch(value) is None:
-        raise _fail("claim.malformed", f"{name!r} has an invalid form")
+        raise _fail(status, f"{name!r} has an invalid form")
     return value
 
 
@@ -260,7 +260,7 @@ def _read_ingredient(data: Any) -> Mapping[str, Any]:
     relationship = data.get("relationship")
     if not isinstance(relationship, str) or relationship not in RELATIONSHIPS:
         raise _fail(status, f"ingredient relationship must be one of {sorted(RELATIONSHIPS)}")
-    _text(data, "dc:title", required=False)
+    _text(data, "dc:title", required=False, status=status)
     return data
 
 

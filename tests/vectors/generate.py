@@ -1,0 +1,774 @@
+#!/usr/bin/env python3
+"""Generate the Sceau seal format v1 test vectors (docs/SPEC.md §9).
+
+Usage::
+
+    python tests/vectors/generate.py           # (re)write tests/vectors/*.json
+    python tests/vectors/generate.py --check   # exit 1 if the files differ from a fresh run
+
+Everything is fixed: Ed25519 seeds (derived from labels, see ``seed``), times, instance
+IDs, content bytes.  Ed25519 signatures are deterministic (RFC 8032), so two runs write
+byte-identical files.  THE KEYS ARE TEST VECTOR KEYS: their private seeds are published in
+``keys.json``; never trust them for anything.
+
+Each case states its expected status codes by hand.  After building a case, the generator
+verifies it with :func:`sceau.verify_seal` and refuses to write anything if the reference
+implementation disagrees, so the files are both hand-specified and machine-checked.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import sys
+from collections.abc import Callable
+from copy import deepcopy
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sceau.canonical import canonicalize
+from sceau.claim import build_claim
+from sceau.encoding import b64url_encode
+from sceau.envelope import CLAIM_PAYLOAD_TYPE, KEY_STATEMENT_PAYLOAD_TYPE, pae
+from sceau.keyring import KeyRecord, KeyRing, KeyStatus
+from sceau.local import LocalSigner
+from sceau.timefmt import format_time, parse_time
+from sceau.verify import ContentDigest, verify_seal
+
+HERE = Path(__file__).resolve().parent
+FORMAT = "sceau-test-vector/1"
+
+# -- fixed inputs ------------------------------------------------------------------------
+
+NEWS = "example-news"
+AI = "example-ai"
+CREATED = datetime(2026, 3, 14, 9, 26, 53, tzinfo=UTC)
+NOW = datetime(2026, 3, 15, 0, 0, 0, tzinfo=UTC)
+CONTENT = b"Sceau test vector content v1: stand-in bytes for a photograph.\n"
+#: The AI video is given by digest only (a verifier that hashed a 3 GiB file).
+VIDEO_SHA256 = hashlib.sha256(b"Sceau test vector content v1: stand-in for a video").digest()
+VIDEO_SIZE = 3 * 1024**3
+
+# Success codes, written out here rather than imported, so that "ok" in a vector is the
+# generator's own statement (SPEC.md §7.3).
+V = "claimSignature.validated"
+T = "signingCredential.trusted"
+S = "sceau.time.signerAsserted"
+M = "assertion.dataHash.match"
+N = "sceau.content.notChecked"
+R = "sceau.key.retired"
+SUCCESS = frozenset({V, T, S, M, N, R})
+
+
+def seed(label: str) -> bytes:
+    """The 32-byte Ed25519 seed of a TEST VECTOR key: SHA-256 of a fixed label."""
+    return hashlib.sha256(f"sceau test vector key v1: {label}".encode()).digest()
+
+
+@dataclass(frozen=True)
+class VectorKey:
+    """One test vector key: its label, signer and the record a verifier holds."""
+
+    label: str
+    tenant: str
+    status: KeyStatus
+    not_before: datetime | None = None
+    not_after: datetime | None = None
+    compromised_since: datetime | None = None
+    in_ring: bool = True
+
+    @property
+    def signer(self) -> LocalSigner:
+        return LocalSigner.from_seed(seed(self.label))
+
+    @property
+    def keyid(self) -> str:
+        return self.signer.keyid
+
+    def record(self) -> KeyRecord:
+        return KeyRecord(self.signer.public_key, self.tenant, self.status, self.not_before,
+                         self.not_after, self.compromised_since)
+
+
+def _t(text: str) -> datetime:
+    return parse_time(text)
+
+
+KEYS: dict[str, VectorKey] = {k.label: k for k in (
+    VectorKey("news-active", NEWS, KeyStatus.ACTIVE, not_before=_t("2025-01-01T00:00:00Z")),
+    VectorKey("ai-active", AI, KeyStatus.ACTIVE),
+    VectorKey("news-retired", NEWS, KeyStatus.RETIRED, not_before=_t("2025-01-01T00:00:00Z"),
+            not_after=_t("2026-12-31T23:59:59Z")),
+    VectorKey("news-revoked-early", NEWS, KeyStatus.REVOKED,
+            compromised_since=_t("2026-03-01T00:00:00Z")),
+    VectorKey("news-revoked-late", NEWS, KeyStatus.REVOKED,
+            compromised_since=_t("2026-03-14T12:00:00Z")),
+    VectorKey("news-revoked-no-time", NEWS, KeyStatus.REVOKED),
+    VectorKey("news-expired", NEWS, KeyStatus.RETIRED, not_before=_t("2024-01-01T00:00:00Z"),
+            not_after=_t("2026-01-31T23:59:59Z")),
+    VectorKey("news-pending", NEWS, KeyStatus.PENDING),
+    VectorKey("outsider", NEWS, KeyStatus.ACTIVE, in_ring=False),
+)}
+
+
+def ring_jwks() -> dict[str, Any]:
+    """The verifier's ring in every vector: all keys but the outsider, public parts only."""
+    return KeyRing(k.record() for k in KEYS.values() if k.in_ring).to_jwks()
+
+
+# -- building blocks ----------------------------------------------------------------------
+
+
+def iid(n: int) -> str:
+    """A fixed XMP instance ID."""
+    return f"xmp:iid:00000000-0000-4000-8000-{n:012d}"
+
+
+def claim(n: int, key: str = "news-active", *, content: bytes = CONTENT,
+          **kw: Any) -> dict[str, Any]:
+    """A valid claim for ``content`` (overridable by keyword), signed-for by ``key``."""
+    k = KEYS[key]
+    args: dict[str, Any] = {
+        "sha256": hashlib.sha256(content).digest(),
+        "size": len(content),
+        "media_type": "image/jpeg",
+        "tenant": k.tenant,
+        "keyid": k.keyid,
+        "created": CREATED,
+        "generator": ("sceau-test-vectors", "1"),
+        "instance_id": iid(n),
+    }
+    args.update(kw)
+    return build_claim(**args)
+
+
+def sign(payload: bytes, key: str = "news-active",
+         payload_type: str = CLAIM_PAYLOAD_TYPE) -> bytes:
+    """Ed25519 signature by ``key`` over PAE(payload_type, payload) (SPEC.md §3.2)."""
+    return KEYS[key].signer.sign(pae(payload_type, payload))
+
+
+def envelope(payload: bytes, sigs: list[tuple[str, bytes]],
+             payload_type: str = CLAIM_PAYLOAD_TYPE, **extra: Any) -> dict[str, Any]:
+    """An envelope object (SPEC.md §3.1); ``sigs`` are (keyid, signature bytes)."""
+    doc: dict[str, Any] = {
+        "sceau": 1,
+        "payloadType": payload_type,
+        "payload": b64url_encode(payload),
+        "signatures": [{"keyid": kid, "sig": b64url_encode(sig)} for kid, sig in sigs],
+    }
+    doc.update(extra)
+    return doc
+
+
+def sealed(payload: bytes, key: str = "news-active") -> dict[str, Any]:
+    """The envelope of ``payload`` correctly signed by ``key`` under its own keyid."""
+    return envelope(payload, [(KEYS[key].keyid, sign(payload, key))])
+
+
+def text(doc: dict[str, Any]) -> str:
+    """An envelope's canonical bytes, as text."""
+    return canonicalize(doc).decode("utf-8")
+
+
+def replace_once(haystack: str, old: str, new: str) -> str:
+    """Replace the one occurrence of ``old``; fail loudly if it is absent or repeated."""
+    if haystack.count(old) != 1:
+        raise AssertionError(f"expected exactly one {old!r}")
+    return haystack.replace(old, new)
+
+
+def content_hex(data: bytes) -> dict[str, Any]:
+    return {"hex": data.hex()}
+
+
+def content_digest(digest: bytes, size: int) -> dict[str, Any]:
+    return {"sha256": digest.hex(), "size": size}
+
+
+# -- the cases ----------------------------------------------------------------------------
+
+
+@dataclass
+class Case:
+    """One vector file: ``valid-<name>.json`` or ``invalid-<name>.json``."""
+
+    name: str
+    description: str
+    seal: str
+    codes: list[str]
+    payload: bytes | None  # the signed payload when the envelope parses, for the seal id
+    content: dict[str, Any] | None = field(default_factory=lambda: content_hex(CONTENT))
+    trusted_tenants: list[str] | None = None
+    now: datetime = NOW
+
+    @property
+    def ok(self) -> bool:
+        return all(code in SUCCESS for code in self.codes)
+
+    @property
+    def filename(self) -> str:
+        return f"{'valid' if self.ok else 'invalid'}-{self.name}.json"
+
+
+def valid_cases() -> list[Case]:
+    cases: list[Case] = []
+
+    def add(name: str, description: str, obj: dict[str, Any], key: str = "news-active",
+            codes: list[str] | None = None, **kw: Any) -> bytes:
+        payload = canonicalize(obj)
+        cases.append(Case(name, description, text(sealed(payload, key)),
+                          codes or [V, T, S, M], payload, **kw))
+        return payload
+
+    capture = add(
+        "capture",
+        "A photograph captured by a camera (IPTC digitalCapture), sealed by an active "
+        "newsroom key, with creator and publisher (schema.org CreativeWork). The content "
+        "bytes are given and match the hard binding.",
+        claim(1, title="harbour-at-dawn.jpg", author=["Jeanne Martin"],
+              publisher="Example News"),
+        trusted_tenants=[NEWS])
+    add("ai-generated",
+        "A video generated by an AI model: the first action c2pa.created carries "
+        "digitalSourceType trainedAlgorithmicMedia and the model as softwareAgent. The "
+        "verifier gives the content by digest and size only.",
+        claim(2, "ai-active", sha256=VIDEO_SHA256, size=VIDEO_SIZE, media_type="video/mp4",
+              digital_source_type="trainedAlgorithmicMedia",
+              software_agent={"name": "Example Video Model", "version": "2.1"},
+              title="harbour-timelapse.mp4", publisher="Example AI"),
+        key="ai-active", content=content_digest(VIDEO_SHA256, VIDEO_SIZE),
+        trusted_tenants=[AI, NEWS])
+    capture_id = hashlib.sha256(capture).hexdigest()
+    add("composite-ingredients",
+        "A composite made of a sealed photograph and an AI-generated sky "
+        "(compositeWithTrainedAlgorithmicMedia), with two componentOf ingredients, one "
+        "naming the other seal by its seal_id, and c2pa.placed actions.",
+        claim(3, digital_source_type="compositeWithTrainedAlgorithmicMedia",
+              extra_actions=[{"action": "c2pa.placed", "when": "2026-03-14T09:20:00Z"},
+                             {"action": "c2pa.placed", "when": "2026-03-14T09:21:00Z",
+                              "digitalSourceType":
+                                  "http://cv.iptc.org/newscodes/digitalsourcetype/"
+                                  "trainedAlgorithmicMedia"}],
+              ingredients=[{"relationship": "componentOf", "dc:title": "harbour-at-dawn.jpg",
+                            "dc:format": "image/jpeg", "seal_id": capture_id},
+                           {"relationship": "componentOf", "dc:title": "sky.png",
+                            "dc:format": "image/png"}],
+              title="harbour-composite.jpg"))
+    add("opened-parent",
+        "An edit of an earlier sealed photograph: the first action is c2pa.opened (no "
+        "digitalSourceType needed) with a parentOf ingredient, then c2pa.cropped and "
+        "c2pa.color_adjustments.",
+        claim(4, first_action="c2pa.opened", digital_source_type=None,
+              extra_actions=[{"action": "c2pa.cropped"},
+                             {"action": "c2pa.color_adjustments",
+                              "softwareAgent": {"name": "Example Editor", "version": "7"}}],
+              ingredients=[{"relationship": "parentOf", "dc:title": "harbour-at-dawn.jpg",
+                            "dc:format": "image/jpeg", "seal_id": capture_id}]))
+    extended = claim(5)
+    extended["com.example.workflow"] = {"desk": "photo", "story": 4821, "embargo": None,
+                                        "tags": ["port", "morning"]}
+    extended["assertions"].append({"label": "com.example.rights",
+                                   "data": {"licence": "editorial-only", "until": None}})
+    add("unknown-members",
+        "A claim with an unknown top-level member and an assertion whose label this "
+        "version does not know. Both are allowed, kept, not interpreted, and covered by "
+        "the signature like everything else in the payload.", extended)
+    add("non-ascii-title",
+        "A title with accented Latin, CJK and an emoji (outside the BMP). The payload "
+        "holds them as raw UTF-8, never as \\u escapes (RFC 8785).",
+        claim(6, title="Manif à Paris, été — 東京の雨 🌧️"))
+    astral = claim(7)
+    astral["com.example.labels"] = {"\U0001F600": "grinning face (U+1F600)",
+                                    "\ufb33": "hebrew dalet with dagesh (U+FB33)",
+                                    "\u20ac": "euro sign (U+20AC)", "z": "latin z",
+                                    "\u00e9": "e acute (U+00E9)"}
+    payload = add(
+        "astral-key-order",
+        "Object member names above U+FFFF: RFC 8785 sorts names by UTF-16 code units, so "
+        "U+1F600 (D83D DE00) sorts before U+FB33, unlike a code-point sort. The order is "
+        "part of the signed bytes.", astral)
+    by_code_point = json.dumps(astral, ensure_ascii=False, separators=(",", ":"),
+                               sort_keys=True).encode()
+    assert payload != by_code_point, "the astral case must depend on UTF-16 ordering"
+    add("retired-key",
+        "Sealed by a key that is now retired, at a time inside its validity window: the "
+        "seal stays valid and the verdict says the key is retired (sceau.key.retired).",
+        claim(8, "news-retired"), key="news-retired", codes=[V, T, S, R, M])
+    add("revoked-after-seal",
+        "Sealed by a key revoked later with compromised_since 2026-03-14T12:00:00Z, after "
+        "the seal's time 09:26:53Z: what it signed before the compromise stays valid; the "
+        "key is reported as retired.",
+        claim(9, "news-revoked-late"), key="news-revoked-late", codes=[V, T, S, R, M])
+    add("no-content",
+        "A valid seal checked without content: ok is true, but integrity is not_checked "
+        "(sceau.content.notChecked), which a reader must not take for a match.",
+        claim(10), codes=[V, T, S, N], content=None)
+    add("empty-content",
+        "Zero-byte content: SHA-256 of the empty string and size 0.",
+        claim(11, content=b""), content=content_hex(b""))
+
+    reserved = claim(12)
+    payload = canonicalize(reserved)
+    doc = sealed(payload)
+    doc["log"] = {"reserved": "transparency log inclusion proof and checkpoint (SPEC.md §6.1)"}
+    doc["keyHistory"] = [{"reserved": "key rotation statements (SPEC.md §6.2)"}]
+    cases.append(Case(
+        "reserved-members",
+        "An envelope with the reserved members 'log' and 'keyHistory'. They are outside "
+        "the signature; a v1 verifier accepts any profile JSON value there and does not "
+        "let it change the verdict.", text(doc), [V, T, S, M], payload))
+
+    payload = canonicalize(claim(13))
+    doc = sealed(payload)
+    loose = ('{\n  "signatures": [ {"sig": "' + doc["signatures"][0]["sig"] + '",\n'
+             '    "keyid": "' + doc["signatures"][0]["keyid"] + '"} ],\n'
+             '  "payload": "' + doc["payload"] + '",\n  "sceau": 1,\n'
+             '  "payloadType": "' + CLAIM_PAYLOAD_TYPE + '"\n}\n')
+    cases.append(Case(
+        "envelope-not-canonical",
+        "The envelope is not in canonical form (whitespace, member order). The envelope "
+        "is not signed; readers accept any profile JSON for it. Writers still emit "
+        "canonical bytes (SPEC.md §3.1). Only the payload must be canonical.",
+        loose, [V, T, S, M], payload))
+
+    add("clock-skew-boundary",
+        "The signer's time is exactly 5 minutes after the verifier's 'now': the allowed "
+        "clock skew is inclusive, so this is not in the future.",
+        claim(14), now=CREATED - timedelta(minutes=5))
+    return cases
+
+
+def _mutated(n: int, change: Callable[[dict[str, Any]], None], key: str = "news-active",
+             **kw: Any) -> bytes:
+    """Canonical payload of a valid claim after ``change`` was applied to it."""
+    obj = deepcopy(claim(n, key, **kw))
+    change(obj)
+    return canonicalize(obj)
+
+
+def _binding(obj: dict[str, Any]) -> dict[str, Any]:
+    (data,) = [a["data"] for a in obj["assertions"] if a["label"] == "c2pa.hash.data"]
+    return data
+
+
+def _binding_assertion(obj: dict[str, Any]) -> dict[str, Any]:
+    return next(a for a in obj["assertions"] if a["label"] == "c2pa.hash.data")
+
+
+def _actions(obj: dict[str, Any]) -> list[dict[str, Any]]:
+    (data,) = [a["data"] for a in obj["assertions"] if a["label"] == "c2pa.actions.v2"]
+    return data["actions"]
+
+
+def invalid_cases() -> list[Case]:
+    cases: list[Case] = []
+    base = canonicalize(claim(100))
+    good = sealed(base)
+    good_text = text(good)
+    keyid = KEYS["news-active"].keyid
+    sig_b64 = good["signatures"][0]["sig"]
+    payload_b64 = good["payload"]
+
+    def bad_envelope(name: str, description: str, seal: str) -> None:
+        cases.append(Case(f"envelope-{name}", description, seal,
+                          ["sceau.envelope.malformed"], None))
+
+    # §3.1 / §2: the envelope cannot be read.
+    bad_envelope("not-json", "The seal is not JSON at all.", "this is not a seal")
+    bad_envelope("empty", "The seal is empty.", "")
+    bad_envelope("top-level-array", "The top level is an array, not an object.",
+                 "[" + good_text + "]")
+    bad_envelope("bom", "A UTF-8 byte order mark before the envelope (RFC 8259 §8.1 "
+                 "forbids emitting one; the profile rejects it).", "\ufeff" + good_text)
+    bad_envelope("duplicate-key",
+                 "The member 'payloadType' appears twice (with the same value); the "
+                 "profile rejects duplicate names (RFC 7493 §2.3).",
+                 replace_once(good_text, '"payloadType":',
+                              f'"payloadType":"{CLAIM_PAYLOAD_TYPE}","payloadType":'))
+    bad_envelope("float-version", "'sceau' is 1.0: a number with a fraction is not in the "
+                 "profile, even when its value is integral.",
+                 replace_once(good_text, '"sceau":1', '"sceau":1.0'))
+    bad_envelope("exponent-version", "'sceau' is 1e0: exponents are not in the profile.",
+                 replace_once(good_text, '"sceau":1', '"sceau":1e0'))
+    bad_envelope("wrong-version", "'sceau' is 2: this is a version 1 verifier.",
+                 replace_once(good_text, '"sceau":1', '"sceau":2'))
+    bad_envelope("version-true", "'sceau' is true, not the integer 1.",
+                 replace_once(good_text, '"sceau":1', '"sceau":true'))
+    bad_envelope("unknown-member", "An envelope member this version does not define.",
+                 text({**good, "comment": "hello"}))
+    bad_envelope("missing-payload", "The envelope has no 'payload' member.",
+                 text({k: v for k, v in good.items() if k != "payload"}))
+    padded = base64.urlsafe_b64encode(base).decode()
+    assert padded.endswith("="), "pick a payload whose length is not a multiple of 3"
+    bad_envelope("payload-padded", "The payload's base64url has '=' padding (RFC 4648 §3.2 "
+                 "padding is not used in v1).", text({**good, "payload": padded}))
+    standard = base64.b64encode(sign(base)).decode().rstrip("=")
+    assert standard != sig_b64, "the signature must contain a '+' or '/' in base64"
+    bad_envelope("sig-standard-alphabet",
+                 "The signature uses the standard base64 alphabet ('+', '/') instead of "
+                 "base64url (RFC 4648 §5).",
+                 text({**good, "signatures": [{"keyid": keyid, "sig": standard}]}))
+    bad_envelope("payload-line-break",
+                 "A line break inside the payload's base64url (MIME style); no whitespace "
+                 "is allowed.",
+                 text({**good, "payload": payload_b64[:76] + "\n" + payload_b64[76:]}))
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    last = alphabet.index(sig_b64[-1])
+    assert last & 0b1111 == 0
+    non_canonical_sig = sig_b64[:-1] + alphabet[last | 1]
+    bad_envelope("sig-trailing-bits",
+                 "The signature's last base64url character has non-zero unused bits: it "
+                 "decodes to the same 64 bytes but is not the canonical encoding.",
+                 text({**good, "signatures": [{"keyid": keyid, "sig": non_canonical_sig}]}))
+    bad_envelope("signature-extra-member",
+                 "A signature object with a member besides keyid and sig.",
+                 text({**good, "signatures": [{"keyid": keyid, "sig": sig_b64,
+                                               "alg": "EdDSA"}]}))
+
+    # §3.3 and §7.1 steps 2-5: the signature.
+    statement = canonicalize({"note": "a key statement, not a claim"})
+    cases.append(Case(
+        "payload-type-unexpected",
+        "A correctly signed envelope whose payloadType is the reserved key-statement "
+        "type: a claim verifier refuses it before checking anything else (domain "
+        "separation, SPEC.md §3.3).",
+        text(envelope(statement,
+                      [(keyid, sign(statement, payload_type=KEY_STATEMENT_PAYLOAD_TYPE))],
+                      payload_type=KEY_STATEMENT_PAYLOAD_TYPE)),
+        ["sceau.payloadType.unexpected"], statement))
+    cases.append(Case("no-signatures", "The 'signatures' array is empty.",
+                      text(envelope(base, [])), ["claimSignature.missing"], base))
+    cases.append(Case(
+        "two-signatures",
+        "Two valid signatures (the named key and another ring key): v1 seals carry "
+        "exactly one.",
+        text(envelope(base, [(keyid, sign(base)),
+                             (KEYS["ai-active"].keyid, sign(base, "ai-active"))])),
+        ["claimSignature.malformed"], base))
+    sig = sign(base)
+    cases.append(Case("signature-63-bytes", "The signature is 63 bytes (the last dropped).",
+                      text(envelope(base, [(keyid, sig[:63])])),
+                      ["claimSignature.malformed"], base))
+    cases.append(Case("signature-65-bytes", "The signature is 65 bytes (a zero appended).",
+                      text(envelope(base, [(keyid, sig + b"\0")])),
+                      ["claimSignature.malformed"], base))
+    outsider_payload = _mutated(101, lambda o: None, "outsider")
+    cases.append(Case(
+        "unknown-keyid",
+        "Signed by a key that is not in the verifier's ring (the claim names that key). "
+        "The verifier never takes a public key from the seal.",
+        text(sealed(outsider_payload, "outsider")), ["signingCredential.unknown"],
+        outsider_payload))
+    flipped = bytearray(sig)
+    flipped[10] ^= 0x01
+    cases.append(Case("signature-flipped-bit", "One bit of the signature flipped (byte 10).",
+                      text(envelope(base, [(keyid, bytes(flipped))])),
+                      ["claimSignature.mismatch"], base))
+    raw_sig = KEYS["news-active"].signer.sign(base)
+    cases.append(Case(
+        "signature-without-pae",
+        "The signature was made over the raw payload bytes instead of "
+        "PAE(payloadType, payload).",
+        text(envelope(base, [(keyid, raw_sig)])), ["claimSignature.mismatch"], base))
+    dsse = (b"DSSEv1 " + str(len(CLAIM_PAYLOAD_TYPE)).encode() + b" "
+            + CLAIM_PAYLOAD_TYPE.encode() + b" " + str(len(base)).encode() + b" " + base)
+    cases.append(Case(
+        "signature-dsse-prefix",
+        "The signature was made over DSSE's PAE (prefix 'DSSEv1') instead of Sceau's "
+        "('SCEAU-SIG-V1'): a DSSE signature never passes for a Sceau one.",
+        text(envelope(base, [(keyid, KEYS["news-active"].signer.sign(dsse))])),
+        ["claimSignature.mismatch"], base))
+    cases.append(Case(
+        "signature-wrong-key",
+        "Signed by a key outside the ring but listed under the keyid of an active ring "
+        "key (whose tenant and keyid the claim names).",
+        text(envelope(base, [(keyid, sign(base, "outsider"))])),
+        ["claimSignature.mismatch"], base))
+    tampered = _mutated(100, lambda o: _binding(o).update(size=len(CONTENT) + 1))
+    cases.append(Case(
+        "payload-tampered",
+        "The payload was changed after signing (the bound size); the signature is the one "
+        "made over the original payload.",
+        text(envelope(tampered, [(keyid, sig)])), ["claimSignature.mismatch"], tampered))
+
+    # §7.1 step 6: the signed payload itself.
+    def signed_payload(name: str, description: str, payload: bytes, code: str,
+                       key: str = "news-active") -> None:
+        cases.append(Case(name, description, text(sealed(payload, key)), [V, code], payload))
+
+    base_text = base.decode("utf-8")
+    signed_payload("claim-not-canonical",
+                   "A correctly signed claim that is valid JSON but not in RFC 8785 form "
+                   "(indented).",
+                   json.dumps(json.loads(base), indent=2, sort_keys=True,
+                              ensure_ascii=False).encode(), "sceau.claim.notCanonical")
+    signed_payload("claim-member-order",
+                   "A correctly signed claim with its members in insertion order, not "
+                   "sorted.",
+                   json.dumps(claim(102), separators=(",", ":"), ensure_ascii=False).encode(),
+                   "sceau.claim.notCanonical")
+    escaped = canonicalize(claim(103, title="été")).decode()
+    signed_payload("claim-escaped-non-ascii",
+                   "A correctly signed claim that writes a non-ASCII character as a \\u "
+                   "escape; RFC 8785 writes it as raw UTF-8.",
+                   replace_once(escaped, '"dc:title":"été"',
+                                '"dc:title":"\\u00e9t\\u00e9"').encode(),
+                   "sceau.claim.notCanonical")
+    signed_payload("claim-duplicate-key",
+                   "A correctly signed claim with a duplicated member name.",
+                   replace_once(base_text, '"dc:format":"image/jpeg"',
+                                '"dc:format":"image/jpeg","dc:format":"image/png"').encode(),
+                   "claim.malformed")
+    signed_payload("claim-float",
+                   "A correctly signed claim with a number written with a fraction "
+                   "(size 63.0).",
+                   replace_once(base_text, f'"size":{len(CONTENT)}',
+                                f'"size":{len(CONTENT)}.0').encode(), "claim.malformed")
+    signed_payload("claim-integer-too-large",
+                   "A correctly signed claim with an integer beyond 2^53-1.",
+                   replace_once(base_text, f'"size":{len(CONTENT)}',
+                                f'"size":{2**53}').encode(), "claim.malformed")
+    surrogate = canonicalize(claim(104, title="X")).decode()
+    signed_payload("claim-lone-surrogate",
+                   "A correctly signed claim whose title is the escape \\ud800, a lone "
+                   "surrogate (RFC 7493 §2.1).",
+                   replace_once(surrogate, '"dc:title":"X"',
+                                '"dc:title":"\\ud800"').encode(), "claim.malformed")
+    signed_payload("claim-not-object", "A correctly signed payload that is an array.",
+                   b"[]", "claim.malformed")
+    signed_payload("claim-bad-instance-id",
+                   "A correctly signed claim whose instanceID is not xmp:iid:<uuid>.",
+                   _mutated(105, lambda o: o.update(instanceID="photo-1")), "claim.malformed")
+    signed_payload("claim-null-title",
+                   "A correctly signed claim with \"dc:title\": null; an optional member "
+                   "is absent or a non-empty string, never null.",
+                   _mutated(106, lambda o: o.update({"dc:title": None})), "claim.malformed")
+    signed_payload("claim-bad-time",
+                   "A correctly signed claim whose 'created' has fractional seconds.",
+                   _mutated(107, lambda o: o.update(created="2026-03-14T09:26:53.5Z")),
+                   "claim.malformed")
+    signed_payload("claim-missing-hard-binding",
+                   "A correctly signed claim with no c2pa.hash.data assertion.",
+                   _mutated(108, lambda o: o.update(assertions=[
+                       a for a in o["assertions"] if a["label"] != "c2pa.hash.data"])),
+                   "claim.hardBindings.missing")
+    signed_payload("claim-two-hard-bindings",
+                   "A correctly signed claim with two c2pa.hash.data assertions.",
+                   _mutated(109, lambda o: o["assertions"].append(deepcopy(
+                       _binding_assertion(o)))),
+                   "assertion.multipleHardBindings")
+    signed_payload("claim-hash-alg-unsupported",
+                   "A correctly signed claim whose hard binding uses alg sha3-256.",
+                   _mutated(110, lambda o: _binding(o).update(alg="sha3-256")),
+                   "algorithm.unsupported")
+    signed_payload("claim-bmff-binding",
+                   "A correctly signed claim whose hard binding is c2pa.hash.bmff.v3, which "
+                   "v1 does not support (reserved).",
+                   _mutated(111, lambda o: o["assertions"].__setitem__(1, {
+                       "label": "c2pa.hash.bmff.v3", "data": _binding(o)})),
+                   "algorithm.unsupported")
+    signed_payload("claim-hash-uppercase-hex",
+                   "A correctly signed claim whose hash is in uppercase hex.",
+                   _mutated(112, lambda o: _binding(o).update(hash=_binding(o)["hash"].upper())),
+                   "assertion.dataHash.malformed")
+    signed_payload("claim-hash-short",
+                   "A correctly signed claim whose hash has 62 hex digits.",
+                   _mutated(113, lambda o: _binding(o).update(hash=_binding(o)["hash"][:62])),
+                   "assertion.dataHash.malformed")
+    signed_payload("claim-exclusions-overlap",
+                   "A correctly signed claim whose exclusion ranges overlap.",
+                   _mutated(114, lambda o: _binding(o).update(exclusions=[
+                       {"start": 2, "length": 10}, {"start": 8, "length": 4}])),
+                   "assertion.dataHash.malformed")
+    signed_payload("claim-actions-missing",
+                   "A correctly signed claim with no c2pa.actions.v2 assertion.",
+                   _mutated(115, lambda o: o.update(assertions=[
+                       a for a in o["assertions"] if a["label"] != "c2pa.actions.v2"])),
+                   "assertion.action.malformed")
+    signed_payload("claim-first-action-edited",
+                   "A correctly signed claim whose first action is c2pa.edited, not "
+                   "c2pa.created or c2pa.opened.",
+                   _mutated(116, lambda o: _actions(o)[0].update(action="c2pa.edited")),
+                   "assertion.action.malformed")
+    signed_payload("claim-created-without-source-type",
+                   "A correctly signed claim whose c2pa.created action has no "
+                   "digitalSourceType.",
+                   _mutated(117, lambda o: _actions(o)[0].pop("digitalSourceType")),
+                   "assertion.action.malformed")
+    signed_payload("claim-created-null-source-type",
+                   "A correctly signed claim whose c2pa.created action has "
+                   "\"digitalSourceType\": null.",
+                   _mutated(118, lambda o: _actions(o)[0].update(digitalSourceType=None)),
+                   "assertion.action.malformed")
+    signed_payload("claim-opened-without-parent",
+                   "A correctly signed claim whose first action is c2pa.opened but has no "
+                   "parentOf ingredient (only a componentOf one).",
+                   canonicalize(claim(119, first_action="c2pa.opened", digital_source_type=None,
+                                      ingredients=[{"relationship": "parentOf"}]))
+                   .replace(b'"relationship":"parentOf"', b'"relationship":"componentOf"'),
+                   "assertion.action.malformed")
+    signed_payload("claim-ingredient-relationship",
+                   "A correctly signed claim with an ingredient whose relationship is not "
+                   "parentOf, componentOf or inputTo.",
+                   _mutated(120, lambda o: o["assertions"].append({
+                       "label": "c2pa.ingredient.v3",
+                       "data": {"relationship": "siblingOf", "dc:title": "x.jpg"}})),
+                   "assertion.ingredient.malformed")
+    signed_payload("claim-signer-keyid-mismatch",
+                   "Correctly signed by the active newsroom key, but the claim's "
+                   "signer.keyid names another key of the same tenant.",
+                   _mutated(121, lambda o: o["signer"].update(
+                       keyid=KEYS["news-retired"].keyid)), "sceau.claim.signerMismatch")
+    signed_payload("claim-tenant-mismatch",
+                   "Correctly signed by the active newsroom key, but the claim's "
+                   "signer.tenant names the AI vendor.",
+                   _mutated(122, lambda o: o["signer"].update(tenant=AI)),
+                   "sceau.claim.signerMismatch")
+
+    # §7.1 step 8: trust, time and key status; step 9: content.
+    def key_case(name: str, description: str, key: str, code: str) -> None:
+        payload = canonicalize(claim(130 + len(cases), key))
+        cases.append(Case(name, description, text(sealed(payload, key)), [V, T, S, code, M],
+                          payload))
+
+    key_case("key-revoked-before-seal",
+             "Sealed by a key revoked with compromised_since 2026-03-01, before the seal's "
+             "time: anything it signed from then on is rejected.",
+             "news-revoked-early", "signingCredential.revoked")
+    key_case("key-revoked-no-time",
+             "Sealed by a key revoked with no compromise time: nothing it signed is "
+             "trusted.", "news-revoked-no-time", "signingCredential.revoked")
+    key_case("key-expired",
+             "Sealed at a time after the key's validity window (not_after "
+             "2026-01-31T23:59:59Z).", "news-expired", "signingCredential.expired")
+    key_case("key-pending",
+             "Sealed by a key still pending (published but not yet active).",
+             "news-pending", "signingCredential.invalid")
+    payload = canonicalize(claim(150))
+    cases.append(Case(
+        "untrusted-tenant",
+        "A valid seal by a tenant that is not on the verifier's trust list "
+        "(trusted_tenants = [example-ai]).",
+        text(sealed(payload)), [V, "signingCredential.untrusted", S, M], payload,
+        trusted_tenants=[AI]))
+    payload = canonicalize(claim(151, created=NOW + timedelta(minutes=5, seconds=1)))
+    cases.append(Case(
+        "time-in-future",
+        "The signer's time is 5 minutes and 1 second after the verifier's 'now', beyond "
+        "the allowed clock skew.",
+        text(sealed(payload)), [V, T, S, "sceau.time.inFuture", M], payload))
+    payload = canonicalize(claim(152))
+    altered = CONTENT[:-2] + b"!\n"
+    cases.append(Case(
+        "content-hash-mismatch",
+        "A valid seal; the content has one byte changed (same size).",
+        text(sealed(payload)), [V, T, S, "assertion.dataHash.mismatch"], payload,
+        content=content_hex(altered)))
+    cases.append(Case(
+        "content-size-mismatch",
+        "A valid seal; the content digest matches but the size given is one more than "
+        "the bound size.",
+        text(sealed(payload)), [V, T, S, "assertion.dataHash.mismatch"], payload,
+        content=content_digest(hashlib.sha256(CONTENT).digest(), len(CONTENT) + 1)))
+    return cases
+
+
+# -- output -------------------------------------------------------------------------------
+
+
+def _content_digest(content: dict[str, Any] | None) -> ContentDigest | None:
+    if content is None:
+        return None
+    if "hex" in content:
+        data = bytes.fromhex(content["hex"])
+        return ContentDigest("sha256", hashlib.sha256(data).digest(), len(data))
+    return ContentDigest("sha256", bytes.fromhex(content["sha256"]), content["size"])
+
+
+def _vector(case: Case, jwks: dict[str, Any]) -> dict[str, Any]:
+    seal_id = None if case.payload is None else hashlib.sha256(case.payload).hexdigest()
+    doc = {
+        "format": FORMAT,
+        "description": case.description,
+        "keys": jwks,
+        "trusted_tenants": case.trusted_tenants,
+        "now": format_time(case.now),
+        "content": case.content,
+        "seal": case.seal,
+        "expected": {"ok": case.ok, "status_codes": case.codes, "seal_id": seal_id},
+    }
+    # Cross-check with the reference implementation before anything is written.
+    verdict = verify_seal(case.seal.encode("utf-8"),
+                          KeyRing.from_jwks(jwks, case.trusted_tenants), now=case.now,
+                          content=_content_digest(case.content))
+    got = (verdict.ok, list(verdict.status_codes), verdict.seal_id)
+    if got != (case.ok, case.codes, seal_id):
+        raise AssertionError(f"{case.filename}: expected {(case.ok, case.codes, seal_id)}, "
+                             f"reference verifier says {got}")
+    return doc
+
+
+def _dump(doc: Any) -> bytes:
+    return (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def keys_document() -> dict[str, Any]:
+    """keys.json: every test key's PRIVATE seed, labelled as test-only."""
+    return {
+        "warning": "TEST VECTOR ONLY. These Ed25519 private seeds are public. Never use "
+                   "them, or anything they signed, outside tests.",
+        "seed_derivation": "seed = SHA-256(UTF-8('sceau test vector key v1: ' + label))",
+        "keys": [
+            {
+                "label": k.label,
+                "seed_hex": seed(k.label).hex(),
+                "public_x": b64url_encode(k.signer.public_key),
+                "kid": k.keyid,
+                "tenant": k.tenant,
+                "status": k.status.value,
+                "in_verifier_ring": k.in_ring,
+            }
+            for k in KEYS.values()
+        ],
+    }
+
+
+def build() -> dict[str, bytes]:
+    """Every output file name and its exact bytes."""
+    jwks = ring_jwks()
+    files: dict[str, bytes] = {"keys.json": _dump(keys_document())}
+    for case in valid_cases() + invalid_cases():
+        if case.filename in files:
+            raise AssertionError(f"duplicate vector name {case.filename}")
+        files[case.filename] = _dump(_vector(case, jwks))
+    return files
+
+
+def main(argv: list[str]) -> int:
+    files = build()
+    on_disk = {p.name for p in HERE.glob("*.json")}
+    if "--check" in argv:
+        stale = sorted(on_disk - set(files))
+        differ = sorted(n for n, b in files.items()
+                        if not (HERE / n).is_file() or (HERE / n).read_bytes() != b)
+        for name in stale:
+            print(f"stale: {name}")
+        for name in differ:
+            print(f"differs: {name}")
+        return 1 if stale or differ else 0
+    for name in sorted(on_disk - set(files)):
+        (HERE / name).unlink()
+    for name, data in files.items():
+        (HERE / name).write_bytes(data)
+    valid = sum(n.startswith("valid-") for n in files)
+    invalid = sum(n.startswith("invalid-") for n in files)
+    print(f"wrote {valid} valid and {invalid} invalid vectors to {HERE}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
