@@ -79,5 +79,6 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utcnow,
             return settings.max_batch_body_bytes
         return settings.max_body_bytes
 
-    app.add_middleware(StrictBodyMiddleware, limit_for=limit_for)
+    app.add_middleware(StrictBodyMiddleware, limit_for=limit_for,
+                       multipart_paths={"/v1/verify"})
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -15,7 +16,8 @@ __all__ = ["SCOPES", "Principal", "TokenAuthority", "hash_token", "new_token"]
 SCOPES = frozenset({"sign", "read", "keys:admin"})
 TOKEN_PREFIX = "sct_"  # noqa: S105 - a public prefix, not a secret
 _TOKEN_BYTES = 32
-_TOKEN_LEN = len(TOKEN_PREFIX) + 43  # 32 bytes in unpadded base64url
+#: ``sct_`` + 32 bytes in unpadded base64url; anything else is not a token (nor ASCII).
+_TOKEN_RE = re.compile(r"sct_[A-Za-z0-9_-]{43}")
 
 
 def new_token() -> str:
@@ -66,7 +68,7 @@ class TokenAuthority:
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             raise AuthenticationError("authorization must be 'Bearer <token>'")
-        if len(token) != _TOKEN_LEN or not token.startswith(TOKEN_PREFIX):
+        if _TOKEN_RE.fullmatch(token) is None:
             raise AuthenticationError("invalid token")
         return token
 

@@ -9,7 +9,7 @@ body.  Rejections are ``{"code", "detail"}`` answers with a 4xx status.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -35,22 +35,36 @@ async def send_error(send: Send, err: SceauError, headers: list[tuple[bytes, byt
 
 
 class StrictBodyMiddleware:
-    """Enforce body limits per request and strict JSON for ``application/json`` bodies."""
+    """Enforce body limits per request and strict JSON for ``application/json`` bodies.
+
+    A body must be ``application/json``, or ``multipart/form-data`` on the paths in
+    ``multipart_paths``; anything else (including ``+json`` types, which FastAPI would parse
+    with the lenient stdlib parser) is answered 415 before it is read.
+    """
 
     def __init__(self, app: ASGIApp, *, limit_for: Callable[[str, str], int],
-                 max_json_depth: int = 32) -> None:
+                 multipart_paths: Collection[str] = (), max_json_depth: int = 32) -> None:
         self.app = app
         self.limit_for = limit_for
+        self.multipart_paths = frozenset(multipart_paths)
         self.max_json_depth = max_json_depth
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
-        headers = dict(scope["headers"])
-        ctype = headers.get(b"content-type", b"").split(b";", 1)[0].strip().lower()
+        # The first value of a repeated header, as the application (Starlette) reads it:
+        # checking another copy than the one the handler uses would let a body through.
+        ctype = (_header(scope, b"content-type") or b"").split(b";", 1)[0].strip().lower()
+        multipart = ctype == b"multipart/form-data" and scope["path"] in self.multipart_paths
+        if ctype not in (b"application/json", b"") and not multipart:
+            takes = ("application/json or multipart/form-data"
+                     if scope["path"] in self.multipart_paths else "application/json")
+            await send_error(send, UnsupportedMediaTypeError(
+                f"{ctype.decode('latin-1')[:64] or 'this body'} is not accepted: send {takes}"))
+            return
         limit = self.limit_for(scope["path"], ctype.decode("latin-1"))
-        declared = headers.get(b"content-length")
+        declared = _header(scope, b"content-length")
         if declared is not None:
             try:
                 if int(declared) > limit:
@@ -60,7 +74,7 @@ class StrictBodyMiddleware:
             except ValueError:
                 await send_error(send, UnsupportedMediaTypeError("bad Content-Length"))
                 return
-        if ctype.startswith(b"multipart/"):
+        if multipart:
             await self.app(scope, _limited(receive, limit), send)
             return
         chunks: list[bytes] = []
@@ -79,17 +93,22 @@ class StrictBodyMiddleware:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        if body and ctype in (b"application/json", b""):
-            if ctype == b"":
-                await send_error(send, UnsupportedMediaTypeError(
-                    "send the body as application/json"))
-                return
-            try:
+        if ctype == b"application/json":
+            try:  # an empty body is not a JSON text either
                 loads(body, max_bytes=limit, max_depth=self.max_json_depth)
             except SceauError as err:
                 await send_error(send, err)
                 return
+        elif body:
+            await send_error(send, UnsupportedMediaTypeError(
+                "send the body as application/json"))
+            return
         await self.app(scope, _replay(body, receive), send)
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    """The first value of header ``name`` (lowercase), or None."""
+    return next((value for key, value in scope["headers"] if key == name), None)
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

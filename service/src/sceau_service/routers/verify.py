@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError as PydanticValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 
 from sceau import ContentDigest, KeyRing, Verdict, canonicalize, hash_stream, verify_seal
 from sceau.claim import HASH_ALGORITHMS
@@ -24,6 +25,7 @@ from sceau.errors import (
     UnsupportedMediaTypeError,
     ValidationError,
 )
+from sceau.readable import report
 from sceau_service.schemas import ErrorPublic, VerdictPublic, VerifyCreate
 from sceau_service.state import State
 
@@ -67,7 +69,12 @@ def _verify_stored(candidates: list[bytes], ring: KeyRing, now: datetime,
 
 
 async def _read_multipart(request: Request) -> tuple[bytes | None, ContentDigest]:
-    form = await request.form(max_files=2, max_fields=2)
+    try:
+        form = await request.form(max_files=2, max_fields=2)
+    except HTTPException as exc:  # Starlette's answer to an unparsable multipart body
+        if "maximum size" in str(exc.detail):
+            raise PayloadTooLargeError(f"multipart body: {exc.detail}") from None
+        raise ValidationError(f"malformed multipart body: {exc.detail}") from None
     try:
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
@@ -123,7 +130,7 @@ async def verify(request: Request, state: State) -> JSONResponse:
         if not rows:
             raise NoSealFoundError("no seal is stored for this content")
         verdict = _verify_stored([r.envelope for r, _ in rows], ring, now, content)
-    return JSONResponse(verdict.to_json())
+    return JSONResponse(report(verdict))
 
 
 def _describe(errors: list[Any]) -> str:

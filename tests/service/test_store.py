@@ -1,0 +1,354 @@
+"""The store: migrations, the key registry's invariants, and the group-commit writer."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import sys
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Engine, create_engine, func, inspect, select, text
+from sqlalchemy.engine import make_url
+
+from sceau import KeyStatus
+from sceau.errors import ConflictError, ServiceUnavailableError
+from sceau_service.db import make_engine, metadata, seals, signing_keys
+from sceau_service.migrate import downgrade, upgrade
+from sceau_service.store import SealRow, Store, TenantRow
+from sceau_service.writer import SealWriter
+
+from ..conftest import PG_DEFAULT, PG_ENV, _in_ci
+
+TABLES = {"tenants", "api_tokens", "signing_keys", "seals"}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+# -- migrations ------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """An engine on a brand-new, empty database (PostgreSQL: created here, dropped after)."""
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+        return
+    admin_url = make_url(os.environ.get(PG_ENV, PG_DEFAULT))
+    name = f"sceau_mig_{secrets.token_hex(6)}"
+    try:
+        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        message = f"PostgreSQL not reachable at {admin_url.render_as_string()}: {exc}"
+        if _in_ci():
+            pytest.fail(message)
+        sys.stderr.write(f"\n!!! SKIPPING PostgreSQL tests: {message}\n")
+        pytest.skip(message)
+    engine = make_engine(admin_url.set(database=name).render_as_string(hide_password=False))
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _diff(engine: Engine) -> list[object]:
+    with engine.connect() as conn:
+        ctx = MigrationContext.configure(
+            conn, opts={"compare_type": True, "compare_server_default": True})
+        return list(compare_metadata(ctx, metadata))
+
+
+def _revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def _tables(engine: Engine) -> set[str]:
+    return set(inspect(engine).get_table_names())
+
+
+def test_migrations_round_trip_and_match_the_metadata(fresh_engine: Engine) -> None:
+    assert _tables(fresh_engine) == set()
+    assert len(_diff(fresh_engine)) > 0  # the comparison does see a missing schema
+
+    upgrade(fresh_engine)
+    assert _tables(fresh_engine) == TABLES | {"alembic_version"}
+    assert _revision(fresh_engine) == "0001"
+    assert _diff(fresh_engine) == []
+    upgrade(fresh_engine)  # idempotent
+    store = Store(fresh_engine)
+    store.create_tenant("before", "Before", _now())
+
+    downgrade(fresh_engine, "base")
+    assert _tables(fresh_engine) <= {"alembic_version"}
+    assert _revision(fresh_engine) is None
+
+    upgrade(fresh_engine)
+    assert _tables(fresh_engine) == TABLES | {"alembic_version"}
+    assert _revision(fresh_engine) == "0001"
+    assert _diff(fresh_engine) == []
+    # the re-created schema is empty and usable
+    store = Store(fresh_engine)
+    assert store.list_keys() == []
+    store.create_tenant("before", "Before again", _now())
+
+
+@pytest.mark.parametrize("fresh_engine", ["postgresql"], indirect=True)
+def test_concurrent_upgrades_are_safe(fresh_engine: Engine) -> None:
+    """Replicas starting together on PostgreSQL: all upgrade, one migrates, none fails."""
+    async def main() -> None:
+        await asyncio.gather(*(asyncio.to_thread(upgrade, fresh_engine) for _ in range(4)))
+
+    asyncio.run(main())
+    assert _revision(fresh_engine) == "0001"
+    assert _diff(fresh_engine) == []
+
+
+# -- keys ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    engine = make_engine(database_url)
+    upgrade(engine)
+    try:
+        yield Store(engine)
+    finally:
+        engine.dispose()
+
+
+def _tenant(store: Store) -> TenantRow:
+    return store.create_tenant(f"s-{secrets.token_hex(4)}", "Store test", _now())
+
+
+def _key(store: Store, tenant: TenantRow, status: KeyStatus = KeyStatus.ACTIVE,
+         *, keyid: str | None = None, public: bytes | None = None,
+         now: datetime | None = None) -> str:
+    keyid = keyid or secrets.token_urlsafe(32)[:43]
+    store.add_key(tenant.id, keyid, public or secrets.token_bytes(32), status, "file",
+                  now or _now())
+    return keyid
+
+
+def test_key_ids_are_never_reused(store: Store) -> None:
+    a, b = _tenant(store), _tenant(store)
+    keyid = _key(store, a)
+    for tenant, status in ((a, KeyStatus.ACTIVE), (a, KeyStatus.RETIRED), (b, KeyStatus.ACTIVE),
+                           (b, KeyStatus.PENDING)):
+        with pytest.raises(ConflictError, match=keyid):
+            _key(store, tenant, status, keyid=keyid)
+    # the failed insert rolled back: A's key is still its only, active key
+    assert [(k.keyid, k.status) for k in store.list_keys(a.id)] == [(keyid, KeyStatus.ACTIVE)]
+    assert store.list_keys(b.id) == []
+
+
+def test_public_keys_are_never_reused(store: Store) -> None:
+    a, b = _tenant(store), _tenant(store)
+    public = secrets.token_bytes(32)
+    _key(store, a, public=public)
+    with pytest.raises(ConflictError):
+        _key(store, b, public=public)
+    assert store.list_keys(b.id) == []
+
+
+def test_one_active_key_per_tenant(store: Store) -> None:
+    a, b = _tenant(store), _tenant(store)
+    t0 = datetime(2026, 1, 1, 12, 0, 0, 500_000, tzinfo=UTC)
+    first = _key(store, a, now=t0)
+    other = _key(store, b, now=t0)
+    second = _key(store, a, now=t0 + timedelta(days=30))
+    keys = {k.keyid: k for k in store.list_keys(a.id)}
+    assert keys[first].status is KeyStatus.RETIRED
+    assert keys[first].not_before == t0.replace(microsecond=0)
+    assert keys[first].not_after == (t0 + timedelta(days=30)).replace(microsecond=0)
+    assert keys[second].status is KeyStatus.ACTIVE
+    assert keys[second].not_before == keys[first].not_after
+    assert keys[second].not_after is None
+    active = store.active_key(a.id)
+    assert active is not None and active.keyid == second
+    # another tenant's active key is untouched
+    b_key = store.active_key(b.id)
+    assert b_key is not None and b_key.keyid == other and b_key.not_after is None
+
+    third = _key(store, a, now=t0 + timedelta(days=60))
+    statuses = [k.status for k in store.list_keys(a.id)]
+    assert statuses.count(KeyStatus.ACTIVE) == 1
+    assert store.active_key(a.id).keyid == third  # type: ignore[union-attr]
+    with store.engine.connect() as conn:
+        per_tenant = conn.execute(
+            select(signing_keys.c.tenant_id, func.count())
+            .where(signing_keys.c.status == KeyStatus.ACTIVE.value)
+            .group_by(signing_keys.c.tenant_id)).all()
+    assert all(count == 1 for _, count in per_tenant)
+
+
+def test_a_pending_key_does_not_retire_the_active_one(store: Store) -> None:
+    a = _tenant(store)
+    active = _key(store, a)
+    pending = _key(store, a, KeyStatus.PENDING)
+    keys = {k.keyid: k for k in store.list_keys(a.id)}
+    assert keys[active].status is KeyStatus.ACTIVE and keys[active].not_after is None
+    assert keys[pending].status is KeyStatus.PENDING and keys[pending].not_before is None
+
+
+def test_keys_are_public_records_with_aware_times(store: Store) -> None:
+    a = _tenant(store)
+    keyid = _key(store, a)
+    (row,) = store.list_keys(a.id)
+    assert row.keyid == keyid and row.tenant_slug == a.slug
+    assert row.created_at.tzinfo is UTC and row.not_before is not None
+    assert row.record().tenant == a.slug
+
+
+# -- the group-commit writer -----------------------------------------------------------
+
+
+class CountingStore(Store):
+    """A store that records the size of every insert batch."""
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(store.engine)
+        self.batches: list[int] = []
+
+    def insert_seals(self, rows: Sequence[SealRow]) -> None:
+        self.batches.append(len(rows))
+        super().insert_seals(rows)
+
+
+def _rows(tenant: TenantRow, keyid: str, n: int) -> list[SealRow]:
+    now = _now()
+    out = []
+    for _ in range(n):
+        sid = secrets.token_hex(32)
+        out.append(SealRow(sid, tenant.id, keyid, secrets.token_hex(32), 1, "image/jpeg", now,
+                           b'{"seal":"' + sid.encode() + b'"}'))
+    return out
+
+
+def _count(store: Store, ids: Sequence[str]) -> int:
+    with store.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(seals)
+                                .where(seals.c.seal_id.in_(list(ids)))).scalar_one())
+
+
+def test_writer_commits_500_concurrent_submissions(store: Store) -> None:
+    tenant = _tenant(store)
+    keyid = _key(store, tenant)
+    counting = CountingStore(store)
+    submissions = [_rows(tenant, keyid, 1 + i % 3) for i in range(500)]
+
+    async def main() -> None:
+        writer = SealWriter(counting, max_rows=128)
+        writer.start()
+        try:
+            await asyncio.gather(*(writer.write(rows) for rows in submissions))
+        finally:
+            await writer.close()
+
+    asyncio.run(main())
+    every = [r for rows in submissions for r in rows]
+    assert sum(counting.batches) == len(every)
+    assert len(counting.batches) < 500  # grouped, not one commit per request
+    assert max(counting.batches) <= 128  # and no batch over the bound
+    assert _count(store, [r.seal_id for r in every]) == len(every)
+    for row in every[::37]:
+        assert store.seal_envelope(row.seal_id) == row.envelope
+
+
+def test_writer_failure_fails_the_whole_batch_then_recovers(store: Store) -> None:
+    tenant = _tenant(store)
+    keyid = _key(store, tenant)
+    (existing,) = _rows(tenant, keyid, 1)
+    store.insert_seals([existing])
+    doomed = [_rows(tenant, keyid, 2) for _ in range(20)]
+    doomed[7] = [doomed[7][0], existing]  # a duplicate seal_id poisons the batch
+    later = [_rows(tenant, keyid, 1) for _ in range(20)]
+    counting = CountingStore(store)
+
+    async def main() -> tuple[list[BaseException | None], list[BaseException | None]]:
+        writer = SealWriter(counting)
+        writer.start()
+        try:
+            first = await asyncio.gather(*(writer.write(r) for r in doomed),
+                                         return_exceptions=True)
+            second = await asyncio.gather(*(writer.write(r) for r in later),
+                                          return_exceptions=True)
+        finally:
+            await writer.close()
+        return first, second
+
+    first, second = asyncio.run(main())
+    assert counting.batches[0] == 40  # all twenty requests were in the one failed batch
+    assert all(isinstance(e, ServiceUnavailableError) for e in first), first
+    assert all(e.detail == "could not store seals: IntegrityError"  # type: ignore[union-attr]
+               for e in first)
+    assert _count(store, [r.seal_id for rows in doomed for r in rows
+                          if r is not existing]) == 0  # nothing of the batch was kept
+    assert second == [None] * 20
+    assert _count(store, [rows[0].seal_id for rows in later]) == 20
+
+
+def test_writer_survives_a_store_outage() -> None:
+    """Any exception from the store reaches every waiter; the next batch is tried anew."""
+    class Flaky:
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def insert_seals(self, rows: Sequence[SealRow]) -> None:
+            self.calls += 1
+            if self.calls == 1:
+                raise OSError("connection refused")
+
+    flaky = Flaky()
+
+    async def main() -> tuple[list[BaseException | None], None]:
+        writer = SealWriter(flaky)  # type: ignore[arg-type]
+        writer.start()
+        try:
+            failed = await asyncio.gather(*(writer.write([]) for _ in range(5)),
+                                          return_exceptions=True)
+            ok = await writer.write([])
+        finally:
+            await writer.close()
+        return failed, ok
+
+    failed, ok = asyncio.run(main())
+    assert all(isinstance(e, ServiceUnavailableError) for e in failed)
+    assert ok is None and flaky.calls == 2
+
+
+def test_writer_refuses_work_once_closed(store: Store) -> None:
+    tenant = _tenant(store)
+    keyid = _key(store, tenant)
+    rows = _rows(tenant, keyid, 3)
+
+    async def main() -> None:
+        writer = SealWriter(store)
+        with pytest.raises(ServiceUnavailableError):
+            await writer.write(rows)  # not started
+        writer.start()
+        pending = asyncio.gather(*(writer.write([r]) for r in rows))
+        await asyncio.sleep(0)
+        await writer.close()  # finishes what is queued
+        await pending
+        with pytest.raises(ServiceUnavailableError, match="shutting down"):
+            await writer.write(_rows(tenant, keyid, 1))
+
+    asyncio.run(main())
+    assert _count(store, [r.seal_id for r in rows]) == 3
