@@ -59,6 +59,15 @@ def test_stored_seal_is_returned_verbatim_and_cacheable(service: Service) -> Non
     assert r.headers["content-type"] == "application/vnd.sceau.seal+json"
     assert r.headers["etag"] == f'"{out["seal_id"]}"'
     assert "immutable" in r.headers["cache-control"]
+    head = service.client.head(f"/v1/seals/{out['seal_id']}")
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["etag"] == r.headers["etag"]
+    again = service.client.get(f"/v1/seals/{out['seal_id']}",
+                               headers={"if-none-match": r.headers["etag"]})
+    assert again.status_code == 304 and again.content == b""
+    other = service.client.get(f"/v1/seals/{out['seal_id']}",
+                               headers={"if-none-match": '"' + "0" * 64 + '"'})
+    assert other.status_code == 200
 
 
 def test_find_by_hash_newest_first(service: Service) -> None:

@@ -51,7 +51,7 @@ DOCUMENTED_CODES = frozenset({
 })
 
 #: Documented, but sceau.errors has no class for it yet (the SDK reads it as SceauError).
-SDK_UNKNOWN_CODES = frozenset({"method_not_allowed"})
+SDK_UNKNOWN_CODES: frozenset[str] = frozenset()
 
 MIB = 1 << 20
 BODY_LIMIT = MIB  # Settings.max_body_bytes default
@@ -346,7 +346,7 @@ def _seal_shape_cases() -> Iterator[Any]:
         ("hash-with-prefix", seal(hash="0x" + "a" * 62), 422, "invalid_hash"),
         ("hash-unicode-digits", seal(hash="\u0663" * 64), 422, "invalid_hash"),
         # Longer than any digest: refused by the schema before the hash check.
-        ("hash-257", seal(hash="a" * 257), 422, "validation_error"),
+        ("hash-257", seal(hash="a" * 257), 422, "invalid_hash"),
         ("hash-int", seal(hash=1), 422, "validation_error"),
         ("hash-missing", seal(hash=_NO_JSON), 422, "validation_error"),
         ("alg-sha1", seal(alg="sha1"), 422, "unsupported_algorithm"),
@@ -391,9 +391,9 @@ def _seal_shape_cases() -> Iterator[Any]:
     ]
     for name, body, status, code in cases:
         yield pytest.param(Case(status, code, json=body), id=f"seals-{name}")
-    # Scope is checked when signing, after the body is validated: a read-only token with
-    # a malformed body learns only that the body is malformed.
-    yield pytest.param(Case(422, "validation_error", json=seal(extra=1), auth="read"),
+    # Scope is checked before the body's shape: a read-only token learns nothing about
+    # what a valid body looks like.
+    yield pytest.param(Case(403, "forbidden", json=seal(extra=1), auth="read"),
                        id="seals-read-only-token-bad-shape")
     yield pytest.param(Case(403, "forbidden", json=seal(hash="A" * 64), auth="read"),
                        id="seals-read-only-token-bad-hash")
@@ -440,7 +440,7 @@ def _verify_cases() -> Iterator[Any]:
         ("hash-65", {"hash": "a" * 65, "size": 1}, 422, "invalid_hash"),
         ("hash-uppercase", {"hash": "A" * 64, "size": 1}, 422, "invalid_hash"),
         ("hash-non-hex", {"hash": "z" * 64, "size": 1}, 422, "invalid_hash"),
-        ("hash-257", {"hash": "a" * 257, "size": 1}, 422, "validation_error"),
+        ("hash-257", {"hash": "a" * 257, "size": 1}, 422, "invalid_hash"),
         ("alg-sha1", {"hash": HEX, "size": 1, "alg": "sha1"}, 422, "unsupported_algorithm"),
         ("alg-md5", {"hash": HEX, "size": 1, "alg": "md5"}, 422, "unsupported_algorithm"),
         ("alg-empty", {"hash": HEX, "size": 1, "alg": ""}, 422, "unsupported_algorithm"),

@@ -20,6 +20,7 @@ __all__ = [
     "KeyCustodyError",
     "MalformedEnvelopeError",
     "MalformedJSONError",
+    "MethodNotAllowedError",
     "NestingTooDeepError",
     "NoSealFoundError",
     "NotFoundError",
@@ -150,6 +151,13 @@ class NotFoundError(SceauError):
 
     code = "not_found"
     http_status = 404
+
+
+class MethodNotAllowedError(SceauError):
+    """The route exists but not for this HTTP method."""
+
+    code = "method_not_allowed"
+    http_status = 405
 
 
 class NoSealFoundError(NotFoundError):

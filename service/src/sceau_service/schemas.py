@@ -53,8 +53,8 @@ class SealCreate(BaseModel):
     model_config = _STRICT
     alg: Annotated[str, StringConstraints(max_length=32)] = Field(
         default="sha256", description="hash algorithm; v1 supports sha256 only")
-    hash: Annotated[str, StringConstraints(max_length=256)] = Field(
-        description="lowercase hex digest of the content")
+    hash: str = Field(description="lowercase hex digest of the content (any other length "
+                                  "or alphabet is answered invalid_hash)")
     size: Annotated[int, Field(ge=0, le=2**53 - 1)] = Field(description="content size in bytes")
     media_type: MediaType
     title: Text | None = None
@@ -110,7 +110,7 @@ class VerifyCreate(BaseModel):
     model_config = _STRICT
     seal: dict[str, Any] | None = None
     alg: Annotated[str, StringConstraints(max_length=32)] = "sha256"
-    hash: Annotated[str, StringConstraints(max_length=256)] | None = None
+    hash: str | None = None
     size: Annotated[int, Field(ge=0, le=2**53 - 1)] | None = None
 
 

@@ -16,7 +16,7 @@ from sceau_service.sealing import SealingService
 from sceau_service.settings import Settings
 from sceau_service.store import Store
 
-__all__ = ["AppState", "Caller", "KeyRingCache", "State", "get_state"]
+__all__ = ["AppState", "Caller", "KeyRingCache", "SignCaller", "State", "get_state"]
 
 
 class KeyRingCache:
@@ -77,3 +77,16 @@ async def get_principal(request: Request, state: State) -> Principal:
 
 
 Caller = Annotated[Principal, Depends(get_principal)]
+
+
+async def get_signer(principal: Caller) -> Principal:
+    """An authenticated caller whose token has the ``sign`` scope.
+
+    As a dependency this runs before the body is validated, so a token without the
+    scope learns nothing about what a valid body looks like.
+    """
+    principal.require("sign")
+    return principal
+
+
+SignCaller = Annotated[Principal, Depends(get_signer)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Header, Path, Query, Response
 from starlette.concurrency import run_in_threadpool
 
 from sceau.errors import NotFoundError, ValidationError
@@ -19,7 +19,7 @@ from sceau_service.schemas import (
     SealPublic,
 )
 from sceau_service.sealing import IssuedSeal
-from sceau_service.state import Caller, State
+from sceau_service.state import SignCaller, State
 
 router = APIRouter(prefix="/v1/seals", tags=["seals"])
 
@@ -35,7 +35,7 @@ def _seal_json(issued: IssuedSeal) -> bytes:
 
 @router.post("", status_code=201, response_model=SealPublic, responses=_ERRORS,
              summary="Seal one content hash")
-async def create_seal(body: SealCreate, caller: Caller, state: State) -> Response:
+async def create_seal(body: SealCreate, caller: SignCaller, state: State) -> Response:
     """Sign a claim for one content hash with the caller's tenant key and store it."""
     (issued,) = await state.sealing.seal(caller, [body])
     return Response(_seal_json(issued), status_code=201, media_type="application/json")
@@ -43,7 +43,7 @@ async def create_seal(body: SealCreate, caller: Caller, state: State) -> Respons
 
 @router.post("/batch", status_code=201, response_model=BatchPublic, responses=_ERRORS,
              summary="Seal many content hashes")
-async def create_seals(body: BatchCreate, caller: Caller, state: State) -> Response:
+async def create_seals(body: BatchCreate, caller: SignCaller, state: State) -> Response:
     """Validate all items, then sign and store them together; answers in request order."""
     limit = state.settings.max_batch_items
     if len(body.items) > limit:
@@ -58,13 +58,25 @@ SealId = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$", description="seal id (64
 
 @router.get("/{seal_id}", response_class=Response, summary="Get a seal",
             responses={200: {"content": {SEAL_MEDIA_TYPE: {}}}, 404: {"model": ErrorPublic}})
-async def get_seal(seal_id: SealId, state: State) -> Response:
-    """The stored envelope, byte for byte.  Seals never change: cache them forever."""
+async def get_seal(seal_id: SealId, state: State,
+                   if_none_match: Annotated[str | None, Header()] = None) -> Response:
+    """The stored envelope, byte for byte.  Seals never change: cache them forever
+    (a strong ETag; ``If-None-Match`` with it answers 304)."""
     envelope = await run_in_threadpool(state.store.seal_envelope, seal_id)
     if envelope is None:
         raise NotFoundError(f"no seal {seal_id}")
-    return Response(envelope, media_type=SEAL_MEDIA_TYPE, headers={
-        "ETag": f'"{seal_id}"', "Cache-Control": "public, max-age=31536000, immutable"})
+    etag = f'"{seal_id}"'
+    headers = {"ETag": etag, "Cache-Control": "public, max-age=31536000, immutable"}
+    if if_none_match is not None and (
+            if_none_match.strip() == "*"
+            or etag in (t.strip() for t in if_none_match.split(","))):
+        return Response(status_code=304, headers=headers)
+    return Response(envelope, media_type=SEAL_MEDIA_TYPE, headers=headers)
+
+
+# HEAD for caches and extensions that check for a seal without fetching it.
+router.add_api_route("/{seal_id}", get_seal, methods=["HEAD"], response_class=Response,
+                     include_in_schema=False)
 
 
 @router.get("", response_model=SealListPublic, summary="Find seals by content hash",
