@@ -3,7 +3,6 @@ verdict, together they cover every status code, and they are reproducible."""
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import re
@@ -19,7 +18,7 @@ from sceau.envelope import parse_envelope
 from sceau.keyring import KeyRing
 from sceau.local import LocalSigner
 from sceau.timefmt import parse_time
-from sceau.verify import ContentDigest, Status, verify_seal
+from sceau.verify import Status, verify_seal
 
 ROOT = Path(__file__).resolve().parents[2]
 VECTORS = ROOT / "tests" / "vectors"
@@ -44,18 +43,10 @@ def _generator() -> ModuleType:
     return module
 
 
-def _content(content: dict[str, Any] | None) -> ContentDigest | None:
-    if content is None:
-        return None
-    if "hex" in content:
-        data = bytes.fromhex(content["hex"])
-        return ContentDigest("sha256", hashlib.sha256(data).digest(), len(data))
-    return ContentDigest("sha256", bytes.fromhex(content["sha256"]), content["size"])
-
-
 def _verify(doc: dict[str, Any], seal: bytes | str) -> Any:
     ring = KeyRing.from_jwks(doc["keys"], doc["trusted_tenants"])
-    return verify_seal(seal, ring, now=parse_time(doc["now"]), content=_content(doc["content"]))
+    content = _generator()._content_digest(doc["content"])  # the vector reader of SPEC.md §9
+    return verify_seal(seal, ring, now=parse_time(doc["now"]), content=content)
 
 
 def _claim_statuses() -> set[str]:
