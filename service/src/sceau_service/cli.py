@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import uvicorn
 
@@ -27,6 +29,15 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
     else:
         uvicorn.run(create_app(settings), host=host, port=port, access_log=False,
                     log_level="warning")
+
+
+def _sceau_command() -> str:
+    """How to run the ``sceau`` CLI installed next to this interpreter, as typed from here."""
+    exe = Path(sys.executable).parent / "sceau"
+    try:
+        return str(exe.relative_to(Path.cwd()))
+    except ValueError:
+        return "sceau" if shutil.which("sceau") == str(exe) else str(exe)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -70,7 +81,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"dev token (scope sign): {boot.token}")
         print(f"  saved in {settings.data_dir / 'dev-token'}; signing key {boot.keyid}")
         print(f"  try: SCEAU_SERVER={url} SCEAU_TOKEN=$(cat {settings.data_dir / 'dev-token'}) "
-              "sceau sign photo.jpg", flush=True)
+              f"{_sceau_command()} sign photo.jpg", flush=True)
         _serve(boot.settings, args.host, args.port, args.workers)
         return 0
     engine = make_engine(settings.resolved_database_url)
