@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck check vectors bench bench-quick clean
+.PHONY: run test lint typecheck check vectors bench bench-quick fuzz clean
 
 $(STAMP): pyproject.toml client/pyproject.toml keys/pyproject.toml service/pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -37,6 +37,16 @@ vectors: $(STAMP)
 ## bench: every benchmark; results are printed and written to bench/results/
 bench: $(STAMP)
 	$(BIN)/python -m bench.run_all
+
+bench-quick: $(STAMP)
+	$(BIN)/python -m bench.run_all --quick
+
+## fuzz: coverage-guided fuzzing of the media parsers (atheris, installed into the venv
+## here only; the test suite runs hypothesis instead).  FUZZ_SECONDS=600 for longer runs.
+FUZZ_SECONDS ?= 60
+fuzz: $(STAMP)
+	$(BIN)/python -m pip install -q "atheris>=2.3"
+	$(BIN)/python fuzz/fuzz_media.py fuzz/corpus -max_total_time=$(FUZZ_SECONDS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

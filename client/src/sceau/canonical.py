@@ -5,7 +5,7 @@ surrogates) JCS output equals Python's ``json.dumps`` with ``ensure_ascii=False`
 separators and keys sorted, except that JCS sorts keys by UTF-16 code units and Python by
 code points.  The two orders differ only when a key holds a character above U+FFFF; such
 values are re-ordered here first.  ``tests/client/test_canonical.py`` proves byte identity
-with the reference ``rfc8785`` package by property testing; ``bench/bench_canonical.py``
+with the reference ``rfc8785`` package by property testing; ``bench/bench_core.py``
 shows why this path exists (the C encoder is many times faster than pure-Python JCS).
 """
 
@@ -24,9 +24,12 @@ from sceau.strictjson import MAX_DEPTH, MAX_SAFE_INTEGER, check_str
 
 __all__ = ["canonicalize", "check_profile"]
 
+# check_circular is off: check_profile has already bounded the depth, so a cycle never
+# reaches the encoder (it fails as too deep first).
 _SORTED = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True,
-                           allow_nan=False)
-_AS_GIVEN = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+                           allow_nan=False, check_circular=False)
+_AS_GIVEN = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False,
+                             check_circular=False)
 
 
 def check_profile(value: Any, *, max_depth: int = MAX_DEPTH) -> bool:
@@ -36,8 +39,63 @@ def check_profile(value: Any, *, max_depth: int = MAX_DEPTH) -> bool:
     integers, nesting, lone surrogates, non-string keys, non-JSON types).  Returns True
     when some object key holds a character above U+FFFF (JCS then needs UTF-16 ordering).
     """
+    if max_depth > _RECURSIVE_MAX_DEPTH:
+        return _check_stack(value, 0, max_depth)
+    return _check(value, 0, max_depth)
+
+
+# The walk is the hot part of canonicalisation (the C encoder does the rest), so plain
+# dicts, lists and the common scalars take a fast path: one call per container, scalars
+# checked inline.  It visits nodes in exactly the order of the explicit-stack walk below
+# (depth first, last child first), so an invalid value raises the same error either way;
+# anything else (subclasses, floats, other types) goes through the stack walk itself.
+_RECURSIVE_MAX_DEPTH = 200  # deeper limits use the stack walk (no recursion limit)
+
+
+def _check(node: Any, depth: int, max_depth: int) -> bool:
+    kind = type(node)
+    if kind is dict:
+        if depth >= max_depth:
+            raise NestingTooDeepError(f"nesting deeper than {max_depth}")
+        astral = False
+        for key in node:
+            if not isinstance(key, str):
+                raise MalformedJSONError(f"object key {key!r} is not a string")
+            if not key.isascii():
+                check_str(key)
+                astral = astral or any(ord(c) > 0xFFFF for c in key)
+        children: Any = reversed(node.values())
+    elif kind is list or kind is tuple:
+        if depth >= max_depth:
+            raise NestingTooDeepError(f"nesting deeper than {max_depth}")
+        astral = False
+        children = reversed(node)
+    elif kind is str:
+        if not node.isascii():
+            check_str(node)
+        return False
+    else:
+        return _check_stack(node, depth, max_depth)
+    depth += 1
+    for child in children:
+        kind = type(child)
+        if kind is str:
+            if not child.isascii():
+                check_str(child)
+        elif kind is int:
+            if not -MAX_SAFE_INTEGER <= child <= MAX_SAFE_INTEGER:
+                raise IntegerOutOfRangeError(f"integer {child} is out of range ±(2^53-1)")
+        elif child is None or kind is bool:
+            pass
+        elif _check(child, depth, max_depth):
+            astral = True
+    return astral
+
+
+def _check_stack(value: Any, depth: int, max_depth: int) -> bool:
+    """The reference walk: an explicit stack, any depth, any subclass."""
     astral = False
-    stack: list[tuple[Any, int]] = [(value, 0)]
+    stack: list[tuple[Any, int]] = [(value, depth)]
     while stack:
         node, depth = stack.pop()
         if node is None or isinstance(node, bool):
