@@ -790,7 +790,7 @@ def test_sign_sidecar_write_failure_names_the_seal(cli: Callable[..., Run], medi
     def full_disk(media: Path, data: bytes, *, overwrite: bool = False) -> Path:
         raise OSError(28, "No space left on device", str(sidecar_path(media)))
 
-    monkeypatch.setattr("sceau.cli.write_sidecar", full_disk)
+    monkeypatch.setattr("sceau.media._seal.write_sidecar", full_disk)
     run = cli("sign", str(media), "--token", TOKEN, transport=transport)
     assert run.code == 2
     assert "No space left on device" in run.err

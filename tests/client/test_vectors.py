@@ -45,8 +45,10 @@ def _generator() -> ModuleType:
 
 def _verify(doc: dict[str, Any], seal: bytes | str) -> Any:
     ring = KeyRing.from_jwks(doc["keys"], doc["trusted_tenants"])
-    content = _generator()._content_digest(doc["content"])  # the vector reader of SPEC.md §9
-    return verify_seal(seal, ring, now=parse_time(doc["now"]), content=content)
+    gen = _generator()  # the vector reader of SPEC.md §9
+    content = gen._content_digest(doc["content"])
+    return verify_seal(seal, ring, now=parse_time(doc["now"]), content=content,
+                       log_keys=gen._log_keys(doc), require_log=doc.get("require_log", False))
 
 
 def _claim_statuses() -> set[str]:
@@ -69,6 +71,8 @@ def test_vector(path: Path) -> None:
     assert list(verdict.status_codes) == expected["status_codes"]
     assert verdict.ok is expected["ok"]
     assert verdict.seal_id == expected["seal_id"]
+    if "damaged_chunks" in expected:
+        assert list(verdict.damaged_chunks) == expected["damaged_chunks"]
     assert path.name.startswith("valid-" if expected["ok"] else "invalid-")
     # The same verdict from the text form of the seal.
     assert _verify(doc, doc["seal"]).status_codes == verdict.status_codes
@@ -85,7 +89,9 @@ def test_vectors_are_self_describing() -> None:
         doc = _load(path)
         assert {"description", "keys", "trusted_tenants", "now", "content", "seal",
                 "expected"} <= set(doc), path.name
-        assert set(doc["expected"]) == {"ok", "status_codes", "seal_id"}
+        assert set(doc["expected"]) - {"damaged_chunks"} == {"ok", "status_codes", "seal_id"}
+        # log_keys and require_log come together, or not at all (no log known).
+        assert ("log_keys" in doc) is ("require_log" in doc), path.name
         for jwk in doc["keys"]["keys"]:
             assert "d" not in jwk, "vector rings hold public keys only"
 

@@ -143,6 +143,7 @@ def test_valid_verdict_and_its_json(signer: LocalSigner, seal: Sealer) -> None:
                    "key_status": "active"},
         "time": {"signer_time": "2026-03-14T09:26:53Z", "trusted_time": None,
                  "attested": False},
+        "log": None,
         "claim": dict(verdict.claim.raw),
     }
     assert canonicalize(doc["claim"]) == envelope.payload

@@ -53,7 +53,8 @@ def test_sign_verify_tamper(server: ServerProcess, tmp_path: Path) -> None:
     photo = _photo(tmp_path / "photo.jpg")
     original = photo.read_bytes()
 
-    signed = _run(["sign", "photo.jpg"], server, tmp_path)
+    # A sidecar seal (embedded seals: test_media_e2e.py).
+    signed = _run(["sign", "--sidecar", "photo.jpg"], server, tmp_path)
     assert signed.returncode == 0, signed.stderr
     sidecar = tmp_path / "photo.jpg.sceau.json"
     assert sidecar.exists()

@@ -13,7 +13,13 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from sceau_service import Settings, create_app
-from sceau_service.admin import create_key, create_token, custody_for, ensure_tenant
+from sceau_service.admin import (
+    create_key,
+    create_token,
+    custody_for,
+    ensure_log_key,
+    ensure_tenant,
+)
 from sceau_service.db import make_engine
 from sceau_service.migrate import upgrade
 from sceau_service.store import Store
@@ -39,9 +45,14 @@ class Service:
 
 
 def make_tenant(store: Store, settings: Settings, slug: str) -> tuple[str, str, str]:
-    """A tenant with an active key; returns (keyid, sign token, read-only token)."""
+    """A tenant with an active key; returns (keyid, sign token, read-only token).
+
+    The database's transparency log gets a key this data dir holds (created, or rotated
+    to when the shared PostgreSQL database's log key lives in another test's data dir).
+    """
     tenant = ensure_tenant(store, slug)
     keyid = create_key(store, custody_for(settings), tenant)
+    ensure_log_key(store, custody_for(settings))
     return (keyid, create_token(store, tenant, {"sign"}),
             create_token(store, tenant, {"read"}))
 

@@ -30,11 +30,20 @@ from pathlib import Path
 from typing import Any
 
 from sceau.canonical import canonicalize
+from sceau.checkpoint import (
+    Checkpoint,
+    LogKey,
+    LogSigner,
+    NoteSignature,
+)
+from sceau.chunking import merkle_root
 from sceau.claim import build_claim
 from sceau.encoding import b64url_encode
 from sceau.envelope import CLAIM_PAYLOAD_TYPE, KEY_STATEMENT_PAYLOAD_TYPE, pae
 from sceau.keyring import KeyRecord, KeyRing, KeyStatus
 from sceau.local import LocalSigner
+from sceau.logproof import LogProof, attach_log, seal_leaf_hash
+from sceau.merkle import MemorySource, inclusion_proof, tree_root
 from sceau.timefmt import format_time, parse_time
 from sceau.verify import ContentDigest, verify_seal
 
@@ -60,7 +69,8 @@ S = "sceau.time.signerAsserted"
 M = "assertion.dataHash.match"
 N = "sceau.content.notChecked"
 R = "sceau.key.retired"
-SUCCESS = frozenset({V, T, S, M, N, R})
+L = "sceau.log.included"
+SUCCESS = frozenset({V, T, S, M, N, R, L})
 
 
 def seed(label: str) -> bytes:
@@ -204,6 +214,11 @@ class Case:
     content: dict[str, Any] | None = field(default_factory=lambda: content_hex(CONTENT))
     trusted_tenants: list[str] | None = None
     now: datetime = NOW
+    #: The verifier's transparency log keys (vkeys, SPEC.md §9); None: no log known.
+    log_keys: list[str] | None = None
+    require_log: bool = False
+    #: Chunked bindings checked against content: the damaged chunks' indexes (§4.5).
+    damaged: list[int] | None = None
 
     @property
     def ok(self) -> bool:
@@ -677,21 +692,334 @@ def invalid_cases() -> list[Case]:
     return cases
 
 
+# -- transparency log (SPEC.md §6.1) -------------------------------------------------------
+
+LOG_ORIGIN = "log.example/sceau-test-vectors"
+#: The log's signed time of the vectors' checkpoints: 37 s after the signer's time.
+LOGGED = CREATED + timedelta(seconds=37)
+
+
+def log_signer(label: str = "log") -> LogSigner:
+    """A TEST VECTOR log key (seed from its label, like the signing keys)."""
+    signer = LocalSigner.from_seed(seed(label))
+    return LogSigner(LOG_ORIGIN, signer.public_key, signer.sign)
+
+
+def filler_id(n: int) -> bytes:
+    """The seal id of another seal in the vectors' logs (only its leaf matters)."""
+    return hashlib.sha256(f"sceau test vector log filler {n}".encode()).digest()
+
+
+def sign_note(body: str, signer: LogSigner, when: datetime) -> list[str]:
+    """The log's two signature lines over the note text ``body`` (SPEC.md §6.1), spelled
+    out here from the spec rather than taken from sceau.checkpoint: a plain Ed25519
+    signature (type 0x01) over ``body``, and a timestamped one (type 0x04, C2SP
+    tlog-cosignature/v1) over ``"cosignature/v1\ntime <t>\n" + body``."""
+    key, t = signer.key, int(when.timestamp())
+    plain = signer.sign(body.encode())
+    stamped = signer.sign(f"cosignature/v1\ntime {t}\n{body}".encode())
+    return [NoteSignature(key.name, key.key_id, plain).line(),
+            NoteSignature(key.name, key.cosignature_key_id,
+                          t.to_bytes(8, "big") + stamped).line()]
+
+
+def logged(doc: dict[str, Any], *, index: int = 5, size: int = 7, when: datetime = LOGGED,
+           signer: str = "log", proof_for: bytes | None = None, extension: str = "",
+           tamper: Callable[[str], str] | None = None,
+           signatures: Callable[[list[str]], list[str]] | None = None) -> dict[str, Any]:
+    """``doc`` (an envelope object) with a ``log`` member: its seal at ``index`` in a log
+    of ``size`` fillers, with a checkpoint signed by ``signer`` at ``when``.
+
+    ``proof_for`` proves another seal id (at the same index) instead; ``extension`` is an
+    extension line signed with the checkpoint; ``tamper`` rewrites the note text after
+    signing and ``signatures`` the list of signature lines."""
+    sid = hashlib.sha256(base64.urlsafe_b64decode(doc["payload"] + "==")).digest()
+    ids = [filler_id(i) for i in range(size)]
+    ids[index] = proof_for or sid
+    leaves = [seal_leaf_hash(i) for i in ids]
+    body = Checkpoint(LOG_ORIGIN, size, tree_root(leaves)).body() + extension
+    lines = sign_note(body, log_signer(signer), when)
+    if tamper is not None:
+        body = tamper(body)
+    if signatures is not None:
+        lines = signatures(lines)
+    note = body + "\n" + "".join(line + "\n" for line in lines)
+    proof = LogProof(index, tuple(inclusion_proof(index, size,
+                                                  MemorySource.from_leaves(leaves))), note)
+    return {**doc, "log": proof.to_json()}
+
+
+def log_cases() -> list[Case]:
+    cases: list[Case] = []
+    keys = [log_signer().key.vkey()]
+
+    def add(name: str, description: str, doc: dict[str, Any], payload: bytes,
+            codes: list[str], *, require: bool = True, log_keys: list[str] | None = keys,
+            **kw: Any) -> None:
+        cases.append(Case(name, description, text(doc), codes, payload, log_keys=log_keys,
+                          require_log=require, **kw))
+
+    payload = canonicalize(claim(200))
+    doc = logged(sealed(payload))
+    assert attach_log(canonicalize(sealed(payload)),
+                      LogProof.from_json(doc["log"])) == canonicalize(doc)
+    add("logged",
+        "A seal with its transparency log proof (SPEC.md §6.1): leaf 5 of a log of 7 "
+        "entries, and a checkpoint signed by the log key at 2026-03-14T09:27:30Z. The "
+        "verifier knows the log key and requires log inclusion: the log's time is the "
+        "seal's trusted time (sceau.log.included, no sceau.time.signerAsserted).",
+        doc, payload, [V, L, T, M])
+    add("logged-log-ignored",
+        "The same logged seal, verified without any log key: the 'log' member is ignored "
+        "and the time is the signer's, as for a v1.0 verifier.",
+        doc, payload, [V, T, S, M], require=False, log_keys=None)
+    payload = canonicalize(claim(201))
+    add("not-logged-optional",
+        "A seal without a 'log' member; the verifier knows the log but does not require "
+        "inclusion: the seal verifies on the signer's time.",
+        sealed(payload), payload, [V, T, S, M], require=False)
+    payload = canonicalize(claim(202))
+    add("logged-first-entry",
+        "The only entry of a log of size 1: the inclusion proof is empty and the root is "
+        "the leaf hash itself.",
+        logged(sealed(payload), index=0, size=1), payload, [V, L, T, M])
+    payload = canonicalize(claim(203))
+    add("logged-last-of-many",
+        "The last entry (index 12) of a log of 13 entries: its proof's first hash is the "
+        "root of the complete subtree of entries 0-7 folded with 8-11 (RFC 9162 "
+        "§2.1.3).",
+        logged(sealed(payload), index=12, size=13), payload, [V, L, T, M])
+    payload = canonicalize(claim(204, "news-revoked-late"))
+    add("logged-before-revocation",
+        "Sealed by a key later revoked (compromised_since 2026-03-14T12:00:00Z) and logged "
+        "at 09:27:30Z, before the compromise: the key status is taken at the log's time, "
+        "so the seal stays valid and the key reads as retired.",
+        logged(sealed(payload, "news-revoked-late")), payload, [V, L, T, R, M])
+    payload = canonicalize(claim(205))
+    witness = LocalSigner.from_seed(seed("witness"))
+    witness_line = NoteSignature("witness.example/w1", bytes.fromhex("0badc0de"),
+                                 b"\x00" * 8 + witness.sign(b"not checked")).line()
+    add("logged-unknown-witness",
+        "The checkpoint also carries a cosignature line by a witness the verifier does not "
+        "know: C2SP signed-note says signatures by unknown keys are ignored.",
+        logged(sealed(payload), signatures=lambda lines: [*lines, witness_line]),
+        payload, [V, L, T, M])
+
+    payload = canonicalize(claim(210))
+    add("log-missing",
+        "The verifier requires log inclusion and the seal has no 'log' member, as a seal "
+        "made with a stolen key outside the signing service would have none.",
+        sealed(payload), payload, [V, "sceau.log.missing", T, S, M])
+    payload = canonicalize(claim(211, "news-revoked-early",
+                                 created=parse_time("2026-02-20T10:00:00Z")))
+    add("log-missing-backdated",
+        "A thief of the key revoked with compromised_since 2026-03-01 backdates a seal to "
+        "2026-02-20 and signs it outside the service. On the signer's time the key reads "
+        "as retired, but the verifier requires log inclusion and there is no log entry.",
+        sealed(payload, "news-revoked-early"), payload,
+        [V, "sceau.log.missing", T, S, R, M])
+    payload = canonicalize(claim(212, "news-revoked-late"))
+    add("log-revoked-at-log-time",
+        "Sealed by the key compromised since 2026-03-14T12:00:00Z with a signer's time "
+        "before it (09:26:53Z), but logged at 13:00:00Z: the log's time decides, and the "
+        "key was revoked then.",
+        logged(sealed(payload, "news-revoked-late"),
+               when=parse_time("2026-03-14T13:00:00Z")),
+        payload, [V, L, T, "signingCredential.revoked", M])
+    payload = canonicalize(claim(213, created=LOGGED + timedelta(minutes=5, seconds=1)))
+    add("log-created-after-log",
+        "The signer's time is 5 minutes and 1 second after the log's signed time: a seal "
+        "cannot be made after it was logged (beyond the 5-minute clock skew).",
+        logged(sealed(payload)), payload, [V, L, T, "sceau.time.createdAfterLog", M])
+    payload = canonicalize(claim(214))
+    add("log-time-in-future",
+        "The log's signed time is 5 minutes and 1 second after the verifier's 'now'.",
+        logged(sealed(payload)), payload, [V, L, T, "sceau.time.inFuture", M],
+        now=LOGGED - timedelta(minutes=5, seconds=1))
+    payload = canonicalize(claim(215))
+    doc = logged(sealed(payload))
+    doc["log"]["proof"][1] = b64url_encode(bytes(32))
+    add("log-proof-altered",
+        "The second hash of the inclusion proof is replaced by 32 zero bytes.",
+        doc, payload, [V, "sceau.log.proofInvalid", T, S, M])
+    doc = logged(sealed(payload))
+    doc["log"]["index"] = 4
+    add("log-index-wrong",
+        "The inclusion proof is right for index 5, the member says index 4.",
+        doc, payload, [V, "sceau.log.proofInvalid", T, S, M])
+    doc = logged(sealed(payload))
+    doc["log"]["index"] = 7
+    add("log-index-beyond-size",
+        "The index (7) is not below the checkpoint's tree size (7).",
+        doc, payload, [V, "sceau.log.proofInvalid", T, S, M])
+    payload = canonicalize(claim(216))
+    add("log-proof-of-other-seal",
+        "A valid log member copied from another seal: the proof leads to the root from "
+        "the other seal's leaf, not from this one's (the leaf binds the seal id).",
+        logged(sealed(payload), proof_for=filler_id(99)), payload,
+        [V, "sceau.log.proofInvalid", T, S, M])
+    payload = canonicalize(claim(217))
+    add("log-checkpoint-tampered",
+        "The checkpoint's tree size was changed after signing: the log's signatures no "
+        "longer verify.",
+        logged(sealed(payload), tamper=lambda t: t.replace("\n7\n", "\n8\n")), payload,
+        [V, "sceau.log.checkpointInvalid", T, S, M])
+    add("log-checkpoint-no-timestamp",
+        "The checkpoint carries only the log's plain Ed25519 signature (type 0x01), not "
+        "its timestamped one (0x04): there is no trusted time.",
+        logged(sealed(payload), signatures=lambda lines: lines[:1]), payload,
+        [V, "sceau.log.checkpointInvalid", T, S, M])
+    add("log-checkpoint-extension-line",
+        "A checkpoint with an extension line after the root, validly signed by the log "
+        "key: Sceau checkpoints have exactly three lines.",
+        logged(sealed(payload), extension="sceau-extension\n"),
+        payload, [V, "sceau.log.checkpointInvalid", T, S, M])
+    payload = canonicalize(claim(218))
+    add("log-unknown-key",
+        "The checkpoint is signed by another key under the same origin (the key 'other-"
+        "log', not in the verifier's log keys).",
+        logged(sealed(payload), signer="other-log"), payload,
+        [V, "sceau.log.unknownKey", T, S, M])
+    doc = sealed(payload)
+    doc["log"] = {"reserved": "transparency log inclusion proof and checkpoint (SPEC.md "
+                              "§6.1)"}
+    add("log-malformed",
+        "A 'log' member that is not {checkpoint, index, proof}. A verifier without log "
+        "keys ignores it (valid-reserved-members); one with log keys reads it and fails.",
+        doc, payload, [V, "sceau.log.malformed", T, S, M], require=False)
+    return cases
+
+
 # -- output -------------------------------------------------------------------------------
 
 
+# -- embedded seals and the chunked binding (SPEC.md §4.4, §4.5, §6.3) ------------------------
+
+#: Stand-in content for the chunked vectors: 3000 bytes (chunks of 1024, 1024 and 952).
+CHUNKED_CONTENT = b"".join(hashlib.sha256(b"sceau chunked vector %d" % i).digest()
+                           for i in range(94))[:3000]
+#: Where the stand-in "sealed files" of these vectors hold their seal region.
+REGION_START, REGION_LENGTH = 16, 64
+
+
+def chunk_leaves(data: bytes, size: int) -> list[bytes]:
+    """Leaf hashes of ``data`` cut into ``size``-byte chunks: SHA-256(0x00 || chunk)."""
+    return [hashlib.sha256(b"\x00" + data[i:i + size]).digest()
+            for i in range(0, len(data), size)]
+
+
+def with_region(content: bytes) -> bytes:
+    """``content`` as a sealed file holds it: a region (here 0xA5 bytes standing for the
+    container's seal segment) inserted at REGION_START."""
+    return content[:REGION_START] + b"\xa5" * REGION_LENGTH + content[REGION_START:]
+
+
+def chunked_claim(n: int, content: bytes, **kw: Any) -> dict[str, Any]:
+    """A claim whose hard binding is the chunked binding of ``content`` (1 KiB chunks)."""
+    leaves = chunk_leaves(content, 1024)
+    kw.setdefault("size", len(content))
+    return claim(n, sha256=merkle_root(leaves), chunk_size=1024, chunks=leaves,
+                 media_type="video/mp4", **kw)
+
+
+def media_cases() -> list[Case]:
+    cases: list[Case] = []
+    region = [{"start": REGION_START, "length": REGION_LENGTH}]
+    excl = [(REGION_START, REGION_LENGTH)]
+    sealed_file = with_region(CONTENT)
+
+    payload = canonicalize(claim(300, size=len(sealed_file), exclusions=excl))
+    cases.append(Case(
+        "embedded-exclusions",
+        "A seal embedded in its file (SPEC.md §6.3): the claim's c2pa.hash.data excludes "
+        "the 64-byte region at offset 16 that holds the seal, and its size is the whole "
+        "file's. The verifier found the seal there and hashed the file without that "
+        "range: the digest is the SHA-256 of the file before it was sealed.",
+        text(sealed(payload)), [V, T, S, M], payload,
+        content={"hex": sealed_file.hex(), "exclusions": region}))
+    cases.append(Case(
+        "embedded-exclusions-not-applied",
+        "The same seal, but the verifier hashed the whole file, region included: that is "
+        "not the content the binding names (§4.4), so it is a mismatch.",
+        text(sealed(payload)), [V, T, S, "assertion.dataHash.mismatch"], payload,
+        content={"hex": sealed_file.hex()}))
+
+    payload = canonicalize(chunked_claim(301, CHUNKED_CONTENT))
+    cases.append(Case(
+        "chunked",
+        "The chunked (Merkle) binding sceau.hash.chunked (§4.5): 3000 bytes in chunks of "
+        "1024, leaves SHA-256(0x00 || chunk), root per RFC 9162 with SHA-256(0x01 || l || "
+        "r) nodes. The verifier computes the leaves: every chunk matches.",
+        text(sealed(payload)), [V, T, S, M], payload,
+        content={"hex": CHUNKED_CONTENT.hex(), "chunk_size": 1024}, damaged=[]))
+    damaged = bytearray(CHUNKED_CONTENT)
+    damaged[1500] ^= 0x01
+    cases.append(Case(
+        "chunked-damaged",
+        "The chunked seal; one byte of the content (offset 1500, in chunk 1) differs: a "
+        "mismatch that names chunk 1 as damaged.",
+        text(sealed(payload)), [V, T, S, "assertion.dataHash.mismatch"], payload,
+        content={"hex": bytes(damaged).hex(), "chunk_size": 1024}, damaged=[1]))
+    sealed_video = with_region(CHUNKED_CONTENT)
+    payload = canonicalize(chunked_claim(302, CHUNKED_CONTENT, size=len(sealed_video),
+                                         exclusions=excl))
+    cases.append(Case(
+        "chunked-embedded",
+        "A chunked binding with an embedded seal: chunks are cut from the content, the "
+        "file without the excluded region, so they are those of the unsealed file.",
+        text(sealed(payload)), [V, T, S, M], payload,
+        content={"hex": sealed_video.hex(), "exclusions": region, "chunk_size": 1024},
+        damaged=[]))
+
+    def bad_binding(n: int, name: str, description: str,
+                    change: Callable[[dict[str, Any]], None]) -> None:
+        obj = chunked_claim(n, CHUNKED_CONTENT)
+        change(next(a["data"] for a in obj["assertions"]
+                    if a["label"] == "sceau.hash.chunked"))
+        payload = canonicalize(obj)
+        cases.append(Case(name, description, text(sealed(payload)),
+                          [V, "assertion.dataHash.malformed"], payload,
+                          content={"hex": CHUNKED_CONTENT.hex(), "chunk_size": 1024}))
+
+    bad_binding(303, "claim-chunked-root-mismatch",
+                "A correctly signed chunked binding whose root is not the Merkle root of "
+                "its chunk hashes (the first two leaves swapped).",
+                lambda d: d["chunks"].__setitem__(slice(0, 2), d["chunks"][1::-1]))
+    bad_binding(304, "claim-chunked-count",
+                "A correctly signed chunked binding listing 2 chunk hashes for 3000 bytes "
+                "in chunks of 1024 (3 are needed).",
+                lambda d: d["chunks"].pop())
+    bad_binding(305, "claim-chunked-size-not-power-of-two",
+                "A correctly signed chunked binding whose chunk_size is 1000, not a power "
+                "of two.", lambda d: d.update(chunk_size=1000))
+    return cases
+
+
 def _content_digest(content: dict[str, Any] | None) -> ContentDigest | None:
+    """The verifier's digest of a vector's content (SPEC.md §9): the ``hex`` bytes minus
+    the ``exclusions`` (where the verifier found the embedded seal), hashed plainly or,
+    with ``chunk_size``, as a chunked binding (§4.5)."""
     if content is None:
         return None
     if "hex" in content:
         data = bytes.fromhex(content["hex"])
-        return ContentDigest("sha256", hashlib.sha256(data).digest(), len(data))
+        excluded = tuple((e["start"], e["length"]) for e in content.get("exclusions", []))
+        kept = bytearray(data)
+        for start, length in reversed(excluded):
+            del kept[start:start + length]
+        size = content.get("chunk_size")
+        if size is None:
+            return ContentDigest("sha256", hashlib.sha256(kept).digest(), len(data),
+                                 excluded)
+        leaves = chunk_leaves(bytes(kept), size)
+        return ContentDigest("sha256", merkle_root(leaves), len(data), excluded, size,
+                             tuple(leaves))
     return ContentDigest("sha256", bytes.fromhex(content["sha256"]), content["size"])
 
 
 def _vector(case: Case, jwks: dict[str, Any]) -> dict[str, Any]:
     seal_id = None if case.payload is None else hashlib.sha256(case.payload).hexdigest()
-    doc = {
+    doc: dict[str, Any] = {
         "format": FORMAT,
         "description": case.description,
         "keys": jwks,
@@ -701,15 +1029,29 @@ def _vector(case: Case, jwks: dict[str, Any]) -> dict[str, Any]:
         "seal": case.seal,
         "expected": {"ok": case.ok, "status_codes": case.codes, "seal_id": seal_id},
     }
+    if case.damaged is not None:
+        doc["expected"]["damaged_chunks"] = case.damaged
+    if case.log_keys is not None:
+        doc["log_keys"] = case.log_keys
+        doc["require_log"] = case.require_log
     # Cross-check with the reference implementation before anything is written.
     verdict = verify_seal(case.seal.encode("utf-8"),
                           KeyRing.from_jwks(jwks, case.trusted_tenants), now=case.now,
-                          content=_content_digest(case.content))
+                          content=_content_digest(case.content),
+                          log_keys=_log_keys(doc), require_log=case.require_log)
     got = (verdict.ok, list(verdict.status_codes), verdict.seal_id)
+    if case.damaged is not None and list(verdict.damaged_chunks) != case.damaged:
+        raise AssertionError(f"{case.filename}: damaged chunks {verdict.damaged_chunks}")
     if got != (case.ok, case.codes, seal_id):
         raise AssertionError(f"{case.filename}: expected {(case.ok, case.codes, seal_id)}, "
                              f"reference verifier says {got}")
     return doc
+
+
+def _log_keys(doc: dict[str, Any]) -> list[LogKey] | None:
+    """The verifier's log keys of a vector file (SPEC.md §9): absent or null is none."""
+    vkeys = doc.get("log_keys")
+    return None if vkeys is None else [LogKey.from_vkey(v) for v in vkeys]
 
 
 def _dump(doc: Any) -> bytes:
@@ -734,6 +1076,15 @@ def keys_document() -> dict[str, Any]:
             }
             for k in KEYS.values()
         ],
+        "log_keys": [
+            {
+                "label": label,
+                "seed_hex": seed(label).hex(),
+                "vkey": log_signer(label).key.vkey(),
+                "in_verifier_log_keys": label == "log",
+            }
+            for label in ("log", "other-log")
+        ],
     }
 
 
@@ -741,7 +1092,7 @@ def build() -> dict[str, bytes]:
     """Every output file name and its exact bytes."""
     jwks = ring_jwks()
     files: dict[str, bytes] = {"keys.json": _dump(keys_document())}
-    for case in valid_cases() + invalid_cases():
+    for case in valid_cases() + invalid_cases() + log_cases() + media_cases():
         if case.filename in files:
             raise AssertionError(f"duplicate vector name {case.filename}")
         files[case.filename] = _dump(_vector(case, jwks))

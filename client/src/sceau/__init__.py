@@ -5,6 +5,7 @@ hashing, sidecars and the HTTP client do the I/O around it.
 """
 
 from sceau.canonical import canonicalize
+from sceau.checkpoint import LogKey
 from sceau.claim import Claim, HardBinding, build_claim, read_claim
 from sceau.client import Client, SealResult
 from sceau.envelope import (
@@ -20,17 +21,19 @@ from sceau.errors import (
     AuthenticationError,
     MalformedEnvelopeError,
     MalformedJSONError,
+    MalformedMediaError,
     NoSealFoundError,
     NotFoundError,
     PayloadTooLargeError,
     PermissionDeniedError,
     SceauError,
     TransportError,
+    UnsupportedMediaError,
     ValidationError,
     VerificationError,
     error_from_code,
 )
-from sceau.hashing import hash_bytes, hash_file, hash_stream
+from sceau.hashing import hash_bytes, hash_file, hash_file_chunked, hash_stream
 from sceau.keyring import KeyRecord, KeyRing, KeyStatus, key_id
 from sceau.local import LocalSigner
 from sceau.sidecar import read_sidecar, sidecar_path, write_sidecar
@@ -61,8 +64,10 @@ __all__ = [
     "KeyState",
     "KeyStatus",
     "LocalSigner",
+    "LogKey",
     "MalformedEnvelopeError",
     "MalformedJSONError",
+    "MalformedMediaError",
     "NoSealFoundError",
     "NotFoundError",
     "PayloadTooLargeError",
@@ -74,6 +79,7 @@ __all__ = [
     "Signer",
     "Status",
     "TransportError",
+    "UnsupportedMediaError",
     "ValidationError",
     "Verdict",
     "VerificationError",
@@ -83,6 +89,7 @@ __all__ = [
     "error_from_code",
     "hash_bytes",
     "hash_file",
+    "hash_file_chunked",
     "hash_stream",
     "key_id",
     "parse_envelope",

@@ -7,6 +7,7 @@ a typed view.  Both are pure.
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from collections.abc import Mapping, Sequence
@@ -14,11 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sceau.chunking import MAX_CHUNKS, chunk_count, is_valid_chunk_size, merkle_root
 from sceau.errors import ValidationError
 from sceau.timefmt import format_time, parse_time
 
 __all__ = [
     "ACTIONS_LABEL",
+    "CHUNKED_HASH_LABEL",
     "CREATIVE_WORK_LABEL",
     "DIGITAL_SOURCE_TYPES",
     "HASH_DATA_LABEL",
@@ -36,7 +39,7 @@ ACTIONS_LABEL = "c2pa.actions.v2"
 HASH_DATA_LABEL = "c2pa.hash.data"
 INGREDIENT_LABEL = "c2pa.ingredient.v3"
 CREATIVE_WORK_LABEL = "stds.schema-org.CreativeWork"
-#: Reserved for the chunked (Merkle) hard binding of large files (SPEC.md §4.5).
+#: The chunked (Merkle) hard binding of large files (SPEC.md §4.5).
 CHUNKED_HASH_LABEL = "sceau.hash.chunked"
 HARD_BINDING_LABELS = frozenset({HASH_DATA_LABEL, CHUNKED_HASH_LABEL, "c2pa.hash.bmff.v3",
                                  "c2pa.hash.boxes"})
@@ -85,12 +88,25 @@ def digital_source_type_uri(term: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class HardBinding:
-    """The ``c2pa.hash.data`` assertion: which bytes the seal covers."""
+    """The hard binding: which bytes the seal covers (SPEC.md §4.4, §4.5).
+
+    For ``c2pa.hash.data`` ``digest`` is the SHA-256 of the content; for
+    ``sceau.hash.chunked`` it is the Merkle root, and ``chunk_size`` and ``chunks`` (the
+    leaf hashes, in content order) are set.
+    """
 
     alg: str
     digest: bytes
     size: int
     exclusions: tuple[tuple[int, int], ...] = ()
+    label: str = HASH_DATA_LABEL
+    chunk_size: int | None = None
+    chunks: tuple[bytes, ...] = ()
+
+    @property
+    def hashed_length(self) -> int:
+        """How many bytes are hashed: ``size`` minus the excluded ranges."""
+        return self.size - sum(length for _, length in self.exclusions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,10 +144,16 @@ def build_claim(
     author: Sequence[str] = (),
     publisher: str | None = None,
     instance_id: str | None = None,
+    exclusions: Sequence[tuple[int, int]] = (),
+    chunk_size: int | None = None,
+    chunks: Sequence[bytes] | None = None,
 ) -> dict[str, Any]:
     """Assemble a claim object (SPEC.md §4) ready for canonicalisation.
 
-    ``created`` is the signer's time, passed in (the core never reads a clock).  The
+    ``created`` is the signer's time, passed in (the core never reads a clock).
+    ``exclusions`` are the ``(start, length)`` ranges left out of the hash: where an
+    embedded seal lives (§6.3).  With ``chunk_size`` and ``chunks`` (leaf hashes) the
+    hard binding is ``sceau.hash.chunked`` and ``sha256`` is its Merkle root (§4.5).  The
     result is validated with :func:`read_claim` before it is returned.
     """
     first: dict[str, Any] = {"action": first_action, "when": format_time(created)}
@@ -139,10 +161,20 @@ def build_claim(
         first["digitalSourceType"] = digital_source_type_uri(digital_source_type)
     if software_agent:
         first["softwareAgent"] = dict(software_agent)
+    excluded = [{"start": start, "length": length} for start, length in exclusions]
+    binding: dict[str, Any]
+    if chunk_size is None:
+        binding = {"label": HASH_DATA_LABEL,
+                   "data": {"alg": "sha256", "hash": sha256.hex(), "size": size,
+                            "exclusions": excluded}}
+    else:
+        binding = {"label": CHUNKED_HASH_LABEL,
+                   "data": {"alg": "sha256", "root": sha256.hex(), "size": size,
+                            "exclusions": excluded, "chunk_size": chunk_size,
+                            "chunks": [leaf.hex() for leaf in chunks or ()]}}
     assertions: list[dict[str, Any]] = [
         {"label": ACTIONS_LABEL, "data": {"actions": [first, *map(dict, extra_actions)]}},
-        {"label": HASH_DATA_LABEL,
-         "data": {"alg": "sha256", "hash": sha256.hex(), "size": size, "exclusions": []}},
+        binding,
     ]
     assertions.extend({"label": INGREDIENT_LABEL, "data": dict(i)} for i in ingredients)
     if author or publisher:
@@ -182,9 +214,19 @@ def _text(obj: Mapping[str, Any], name: str, *, required: bool = True,
     return value
 
 
+#: ``parse_time`` memoised: claims signed or checked together mostly share their times
+#: (``created`` and the first action's ``when``, within the same second), and strptime
+#: costs more than the rest of the claim's checks.  Only valid strings are cached
+#: (failures raise through the cache), and datetimes are immutable.
+_parse_time_cached = functools.lru_cache(maxsize=256)(parse_time)
+
+
 def _time(obj: Mapping[str, Any], name: str, status: str) -> datetime:
+    value = obj.get(name)
     try:
-        return parse_time(obj.get(name))  # type: ignore[arg-type]
+        if type(value) is str:
+            return _parse_time_cached(value)
+        return parse_time(value)  # type: ignore[arg-type]
     except ValueError as exc:
         raise _fail(status, f"{name!r}: {exc}") from None
 
@@ -195,20 +237,27 @@ def _int(value: Any, status: str, what: str) -> int:
     return value
 
 
-def _read_binding(data: Any) -> HardBinding:
+def _hex_digest(value: Any, length: int, what: str) -> bytes:
+    if (not isinstance(value, str) or len(value) != 2 * length
+            or re.fullmatch(r"[0-9a-f]+", value) is None):
+        raise _fail("assertion.dataHash.malformed", f"{what} must be {2 * length} lowercase "
+                    "hex digits")
+    return bytes.fromhex(value)
+
+
+def _read_binding(data: Any, label: str = HASH_DATA_LABEL) -> HardBinding:
     status = "assertion.dataHash.malformed"
     if not isinstance(data, dict):
-        raise _fail(status, "c2pa.hash.data must be an object")
+        raise _fail(status, f"{label} must be an object")
     alg = data.get("alg")
     if not isinstance(alg, str):
         raise _fail(status, "alg must be a string")
     if alg not in HASH_ALGORITHMS:
         raise _fail("algorithm.unsupported", f"hash algorithm {str(alg)[:32]!r} is not supported")
-    digest_hex = data.get("hash")
-    length = HASH_ALGORITHMS[alg]
-    if (not isinstance(digest_hex, str) or len(digest_hex) != 2 * length
-            or re.fullmatch(r"[0-9a-f]+", digest_hex) is None):
-        raise _fail(status, f"hash must be {2 * length} lowercase hex digits")
+    digest_len = HASH_ALGORITHMS[alg]
+    chunked = label == CHUNKED_HASH_LABEL
+    digest = _hex_digest(data.get("root" if chunked else "hash"), digest_len,
+                         "root" if chunked else "hash")
     size = _int(data.get("size"), status, "size")
     raw_excl = data.get("exclusions", [])
     if not isinstance(raw_excl, list) or len(raw_excl) > MAX_EXCLUSIONS:
@@ -224,7 +273,23 @@ def _read_binding(data: Any) -> HardBinding:
             raise _fail(status, "exclusions must be sorted, disjoint, non-empty, within size")
         end = start + length
         exclusions.append((start, length))
-    return HardBinding(alg, bytes.fromhex(digest_hex), size, tuple(exclusions))
+    if not chunked:
+        return HardBinding(alg, digest, size, tuple(exclusions))
+    # SPEC.md §4.5: a power-of-two chunk size, one leaf per chunk of the hashed content,
+    # and the root they make.
+    chunk_size = _int(data.get("chunk_size"), status, "chunk_size")
+    if not is_valid_chunk_size(chunk_size):
+        raise _fail(status, "chunk_size must be a power of two from 2^10 to 2^30")
+    raw_chunks = data.get("chunks")
+    hashed = size - sum(n for _, n in exclusions)
+    if (not isinstance(raw_chunks, list) or len(raw_chunks) > MAX_CHUNKS
+            or len(raw_chunks) != chunk_count(hashed, chunk_size)):
+        raise _fail(status, f"chunks must list one leaf hash per chunk (at most {MAX_CHUNKS})")
+    leaves = tuple(_hex_digest(leaf, digest_len, "each chunk hash") for leaf in raw_chunks)
+    if merkle_root(leaves) != digest:
+        raise _fail(status, "root is not the Merkle root of the chunk hashes")
+    return HardBinding(alg, digest, size, tuple(exclusions), CHUNKED_HASH_LABEL, chunk_size,
+                       leaves)
 
 
 def _read_actions(data: Any) -> tuple[tuple[Mapping[str, Any], ...], str | None]:
@@ -303,9 +368,9 @@ def read_claim(obj: Any) -> Claim:
         if label in HARD_BINDING_LABELS:
             if binding is not None:
                 raise _fail("assertion.multipleHardBindings", "more than one hard binding")
-            if label != HASH_DATA_LABEL:
-                raise _fail("algorithm.unsupported", f"hard binding {label} is not in v1")
-            binding = _read_binding(data)
+            if label not in (HASH_DATA_LABEL, CHUNKED_HASH_LABEL):
+                raise _fail("algorithm.unsupported", f"hard binding {label} is not supported")
+            binding = _read_binding(data, label)
         elif label == ACTIONS_LABEL:
             if actions is not None:
                 raise _fail("assertion.action.malformed", "more than one c2pa.actions")
@@ -313,7 +378,7 @@ def read_claim(obj: Any) -> Claim:
         elif label == INGREDIENT_LABEL:
             ingredients.append(_read_ingredient(data))
     if binding is None:
-        raise _fail("claim.hardBindings.missing", "no c2pa.hash.data hard binding")
+        raise _fail("claim.hardBindings.missing", "no hard binding (c2pa.hash.data)")
     if actions is None:
         raise _fail("assertion.action.malformed", "no c2pa.actions.v2 assertion")
     if actions[0]["action"] == "c2pa.opened" and not any(

@@ -48,7 +48,9 @@ import httpx
 
 import sceau
 from sceau.canonical import canonicalize
+from sceau.checkpoint import MAX_NOTE_BYTES, CheckpointError, LogKey
 from sceau.claim import read_claim
+from sceau.encoding import b64url_decode
 from sceau.envelope import MAX_ENVELOPE_BYTES, Envelope, parse_envelope
 from sceau.errors import (
     SceauError,
@@ -57,6 +59,8 @@ from sceau.errors import (
     error_from_code,
 )
 from sceau.keyring import KeyRing
+from sceau.logproof import MAX_PROOF_HASHES, LogProof, seal_leaf_hash
+from sceau.merkle import HASH_SIZE
 from sceau.strictjson import loads
 from sceau.verify import ContentDigest
 from sceau.verify import seal_id as _seal_id_of
@@ -64,7 +68,11 @@ from sceau.verify import seal_id as _seal_id_of
 __all__ = [
     "BATCH_LIMIT",
     "Client",
+    "ConsistencyProof",
     "FoundSeal",
+    "InclusionProof",
+    "LogEntry",
+    "LogKeys",
     "SealRequest",
     "SealResult",
 ]
@@ -113,12 +121,18 @@ class SealRequest:
 
     def to_json(self) -> dict[str, Any]:
         """The request object of ``POST /v1/seals`` (docs/API.md)."""
+        digest = self.digest
         body: dict[str, Any] = {
-            "alg": self.digest.alg,
-            "hash": self.digest.digest.hex(),
-            "size": self.digest.size,
+            "alg": digest.alg,
+            "hash": digest.digest.hex(),
+            "size": digest.size,
             "media_type": self.media_type,
         }
+        if digest.exclusions:
+            body["exclusions"] = [{"start": s, "length": n} for s, n in digest.exclusions]
+        if digest.chunk_size is not None:
+            body["chunk_size"] = digest.chunk_size
+            body["chunks"] = [leaf.hex() for leaf in digest.chunks or ()]
         author = [self.author] if isinstance(self.author, str) else self.author
         optional: dict[str, Any] = {
             "title": self.title,
@@ -146,6 +160,90 @@ class FoundSeal:
     envelope_bytes: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class LogKeys:
+    """The service's transparency log: its origin and every key it signed with
+    (``GET /v1/log/key``; retired keys included, as old checkpoints need them)."""
+
+    origin: str
+    keys: tuple[LogKey, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class InclusionProof:
+    """An entry's RFC 9162 inclusion proof in the tree of ``tree_size`` entries
+    (``GET /v1/log/proof``).  ``checkpoint`` is the latest signed checkpoint when no tree
+    size was asked for; nothing here is verified yet (see :meth:`log_member`)."""
+
+    index: int
+    tree_size: int
+    seal_id: str
+    leaf_hash: bytes
+    proof: tuple[bytes, ...]
+    checkpoint: str | None = None
+
+    def log_member(self) -> LogProof:
+        """The envelope ``log`` member this proof makes (SPEC.md §6.1.5)."""
+        if self.checkpoint is None:
+            raise ValidationError("a log member needs the proof's checkpoint")
+        return LogProof(self.index, self.proof, self.checkpoint)
+
+
+@dataclass(frozen=True, slots=True)
+class ConsistencyProof:
+    """RFC 9162 §2.1.4 proof that the tree of ``second`` entries extends the tree of
+    ``first`` (``GET /v1/log/consistency``); ``checkpoint`` as in
+    :class:`InclusionProof`."""
+
+    first: int
+    second: int
+    proof: tuple[bytes, ...]
+    checkpoint: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One log entry (``GET /v1/log/entries``): its index, seal id and leaf hash."""
+
+    index: int
+    seal_id: str
+    leaf_hash: bytes
+
+
+def _log_int(doc: Mapping[str, Any], name: str) -> int:
+    value = doc.get(name)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise _unreadable(f"log answer: '{name}' is not a non-negative integer")
+    return value
+
+
+def _log_hashes(doc: Mapping[str, Any]) -> tuple[bytes, ...]:
+    items = doc.get("proof")
+    if not isinstance(items, list) or len(items) > MAX_PROOF_HASHES:
+        raise _unreadable("log answer: 'proof' is not a list of hashes")
+    try:
+        hashes = tuple(b64url_decode(h, max_len=HASH_SIZE) for h in items)
+    except ValueError as exc:
+        raise _unreadable(f"log answer: {exc}") from None
+    if any(len(h) != HASH_SIZE for h in hashes):
+        raise _unreadable("log answer: a proof hash is not 32 bytes")
+    return hashes
+
+
+def _log_hex(doc: Mapping[str, Any], name: str) -> str:
+    value = doc.get(name)
+    if not isinstance(value, str) or _SEAL_ID.fullmatch(value) is None:
+        raise _unreadable(f"log answer: '{name}' is not 64 lowercase hex digits")
+    return value
+
+
+def _log_checkpoint(doc: Mapping[str, Any]) -> str | None:
+    value = doc.get("checkpoint")
+    if value is not None and (not isinstance(value, str) or len(value) > MAX_NOTE_BYTES):
+        raise _unreadable("log answer: 'checkpoint' is not a signed note")
+    return value
+
+
 def _unreadable(what: str) -> TransportError:
     return TransportError(f"unreadable answer from the service: {what}")
 
@@ -171,8 +269,10 @@ def _check_seal(obj: Any, expected: ContentDigest | None = None) -> SealResult:
             binding = read_claim(loads(envelope.payload)).binding
         except SceauError as exc:
             raise _unreadable(f"seal {sid}: {exc.detail}") from None
-        if (binding.alg, binding.digest, binding.size) != (
-                expected.alg, expected.digest, expected.size):
+        if ((binding.alg, binding.digest, binding.size, binding.exclusions,
+             binding.chunk_size) != (expected.alg, expected.digest, expected.size,
+                                     expected.exclusions, expected.chunk_size)
+                or (expected.chunks is not None and binding.chunks != expected.chunks)):
             raise TransportError(f"seal {sid} does not bind the content that was sent")
     return SealResult(sid, envelope_bytes)
 
@@ -278,10 +378,15 @@ class Client:
         :class:`~sceau.errors.TransportError`.  Not retried once the request may have
         reached the service (see the module docstring).
         """
-        request = SealRequest(digest, media_type, title, digital_source_type, action,
-                              software_agent, author, publisher, ingredients)
+        return self.seal_request(SealRequest(digest, media_type, title, digital_source_type,
+                                             action, software_agent, author, publisher,
+                                             ingredients))
+
+    def seal_request(self, request: SealRequest) -> SealResult:
+        """:meth:`seal` with its arguments in a :class:`SealRequest` (whose digest may
+        carry exclusions and a chunked binding, as :func:`sceau.media.prepare` makes)."""
         doc = self._json("POST", "/v1/seals", body=request.to_json(), idempotent=False)
-        return _check_seal(doc, digest)
+        return _check_seal(doc, request.digest)
 
     def seal_batch(self, items: Sequence[SealRequest]) -> list[SealResult]:
         """Seal up to :data:`BATCH_LIMIT` items in one request (``POST /v1/seals/batch``).
@@ -378,6 +483,108 @@ class Client:
         if not isinstance(doc, dict) or not isinstance(doc.get("ok"), bool):
             raise _unreadable("a verdict must be an object with a boolean 'ok'")
         return doc
+
+    # -- transparency log (SPEC.md §6.1) -----------------------------------------------
+
+    def log_checkpoint(self) -> str:
+        """The log's latest signed checkpoint (``GET /v1/log/checkpoint``), not verified:
+        open it with :func:`sceau.checkpoint.open_checkpoint` and the log's keys."""
+        response = self._request("GET", "/v1/log/checkpoint", idempotent=True)
+        data = response.content
+        if len(data) > MAX_NOTE_BYTES:
+            raise _unreadable("checkpoint is too large")
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise _unreadable("checkpoint is not UTF-8") from None
+
+    def log_keys(self) -> LogKeys:
+        """The log's origin and keys (``GET /v1/log/key``).  Fetched over the network:
+        pin them (``sceau log key``) rather than trusting each answer afresh."""
+        doc = self._json("GET", "/v1/log/key", idempotent=True)
+        origin = doc.get("origin") if isinstance(doc, dict) else None
+        entries = doc.get("keys") if isinstance(doc, dict) else None
+        if not isinstance(origin, str) or not isinstance(entries, list):
+            raise _unreadable("log keys: expected {origin, keys}")
+        keys = []
+        for entry in entries:
+            vkey = entry.get("vkey") if isinstance(entry, dict) else None
+            if not isinstance(vkey, str):
+                raise _unreadable("log keys: an entry has no 'vkey'")
+            try:
+                key = LogKey.from_vkey(vkey)
+            except CheckpointError as exc:
+                raise _unreadable(f"log keys: {exc}") from None
+            if key.name != origin:
+                raise _unreadable("log keys: a key is not named after the log's origin")
+            keys.append(key)
+        return LogKeys(origin, tuple(keys))
+
+    def log_inclusion_proof(self, *, index: int | None = None, leaf_hash: bytes | None = None,
+                            seal_id: str | None = None,
+                            tree_size: int | None = None) -> InclusionProof:
+        """An entry's inclusion proof (``GET /v1/log/proof``): give exactly one of
+        ``index``, ``leaf_hash`` and ``seal_id``.  Without ``tree_size``, in the latest
+        tree, with its checkpoint.  :class:`~sceau.errors.NotFoundError` when the log
+        has no such entry."""
+        params: dict[str, str] = {}
+        if index is not None:
+            params["index"] = str(index)
+        if leaf_hash is not None:
+            params["leaf_hash"] = leaf_hash.hex()
+        if seal_id is not None:
+            params["seal_id"] = _check_seal_id(seal_id)
+        if len(params) != 1:
+            raise ValidationError("give exactly one of index, leaf_hash and seal_id")
+        if tree_size is not None:
+            params["tree_size"] = str(tree_size)
+        doc = self._json("GET", "/v1/log/proof", params=params, idempotent=True)
+        if not isinstance(doc, dict):
+            raise _unreadable("log proof: expected an object")
+        proof = InclusionProof(_log_int(doc, "index"), _log_int(doc, "tree_size"),
+                               _log_hex(doc, "seal_id"), bytes.fromhex(_log_hex(doc, "leaf_hash")),
+                               _log_hashes(doc), _log_checkpoint(doc))
+        if seal_id is not None and proof.seal_id != seal_id:
+            raise TransportError(f"asked for the proof of seal {seal_id}, got {proof.seal_id}")
+        if (index is not None and proof.index != index) or (
+                tree_size is not None and proof.tree_size != tree_size):
+            raise TransportError("the log answered for another index or tree size")
+        if seal_leaf_hash(proof.seal_id) != proof.leaf_hash:
+            raise TransportError("the log's leaf hash is not the seal's")
+        return proof
+
+    def log_consistency_proof(self, first: int, second: int | None = None) -> ConsistencyProof:
+        """The consistency proof from tree size ``first`` to ``second`` (default: the
+        latest, with its checkpoint) (``GET /v1/log/consistency``)."""
+        params = {"first": str(first)}
+        if second is not None:
+            params["second"] = str(second)
+        doc = self._json("GET", "/v1/log/consistency", params=params, idempotent=True)
+        if not isinstance(doc, dict):
+            raise _unreadable("consistency proof: expected an object")
+        proof = ConsistencyProof(_log_int(doc, "first"), _log_int(doc, "second"),
+                                 _log_hashes(doc), _log_checkpoint(doc))
+        if proof.first != first or (second is not None and proof.second != second):
+            raise TransportError("the log answered for other tree sizes")
+        return proof
+
+    def log_entries(self, start: int, end: int) -> list[LogEntry]:
+        """Entries ``[start, end)`` of the log (at most 1000; ``GET /v1/log/entries``)."""
+        doc = self._json("GET", "/v1/log/entries",
+                         params={"start": str(start), "end": str(end)}, idempotent=True)
+        items = doc.get("entries") if isinstance(doc, dict) else None
+        if not isinstance(items, list):
+            raise _unreadable("log entries: expected {entries: [...]}")
+        out = []
+        for want, item in enumerate(items, start):
+            if not isinstance(item, dict) or _log_int(item, "index") != want:
+                raise _unreadable("log entries: not the requested range, in order")
+            sid = _log_hex(item, "seal_id")
+            leaf = bytes.fromhex(_log_hex(item, "leaf_hash"))
+            if seal_leaf_hash(sid) != leaf:
+                raise TransportError(f"log entry {want}: leaf hash is not its seal's")
+            out.append(LogEntry(want, sid, leaf))
+        return out
 
     def health(self) -> dict[str, Any]:
         """The service's liveness answer (``GET /healthz``), e.g. ``{"status": "ok"}``."""

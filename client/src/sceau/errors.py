@@ -20,6 +20,7 @@ __all__ = [
     "KeyCustodyError",
     "MalformedEnvelopeError",
     "MalformedJSONError",
+    "MalformedMediaError",
     "MethodNotAllowedError",
     "NestingTooDeepError",
     "NoSealFoundError",
@@ -31,6 +32,7 @@ __all__ = [
     "ServiceUnavailableError",
     "TransportError",
     "UnsupportedAlgorithmError",
+    "UnsupportedMediaError",
     "UnsupportedMediaTypeError",
     "ValidationError",
     "VerificationError",
@@ -124,6 +126,20 @@ class MalformedEnvelopeError(ValidationError):
     """A seal envelope that cannot be read at all (before any signature check)."""
 
     code = "malformed_envelope"
+
+
+class MalformedMediaError(ValidationError):
+    """A media file whose container (JPEG segments, PNG chunks, RIFF chunks, ISO BMFF
+    boxes) breaks its format's rules or a parser limit (SPEC.md §6.3)."""
+
+    code = "malformed_media"
+
+
+class UnsupportedMediaError(ValidationError):
+    """A well-formed media file that cannot carry an embedded seal (or have one removed)
+    without changing its meaning; seal it with a sidecar instead."""
+
+    code = "unsupported_media"
 
 
 # -- auth ------------------------------------------------------------------------------

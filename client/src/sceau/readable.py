@@ -87,6 +87,17 @@ _WHY = {
     Status.CREDENTIAL_INVALID: "the signing key was not in service",
     Status.TIME_IN_FUTURE: "the seal claims a time in the future",
     Status.CLAIM_SIGNER_MISMATCH: "the claim names a different signer than the key that signed",
+    Status.LOG_MISSING: "the seal is not in the transparency log, so nothing shows it was "
+                        "made by the signing service (a seal made with a stolen key has no "
+                        "log entry)",
+    Status.LOG_MALFORMED: "the seal's transparency log record is damaged",
+    Status.LOG_CHECKPOINT_INVALID: "the transparency log record in the seal is not validly "
+                                   "signed by the log",
+    Status.LOG_UNKNOWN_KEY: "the seal was logged by a transparency log you do not know",
+    Status.LOG_PROOF_INVALID: "the seal's transparency log proof does not check out: the log "
+                              "record was altered or belongs to another seal",
+    Status.TIME_CREATED_AFTER_LOG: "the signer's date is later than the date the transparency "
+                                   "log recorded the seal",
 }
 
 NO_SEAL_SUMMARY = ("no seal found: the file carries no provenance to check; that alone says "

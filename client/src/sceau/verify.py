@@ -7,6 +7,7 @@ the exact payload bytes before the payload is parsed.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -15,10 +16,12 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 
 from sceau.canonical import canonicalize
-from sceau.claim import Claim, ClaimError, read_claim
+from sceau.checkpoint import LogKey
+from sceau.claim import Claim, ClaimError, HardBinding, read_claim
 from sceau.envelope import CLAIM_PAYLOAD_TYPE, SIGNATURE_LEN, Envelope, pae, parse_envelope
 from sceau.errors import SceauError
 from sceau.keyring import KeyRecord, KeyRing, KeyStatus
+from sceau.logproof import LogOutcome, check_log
 from sceau.strictjson import loads
 from sceau.timefmt import format_time
 
@@ -48,6 +51,7 @@ class Status:
     CONTENT_NOT_CHECKED = "sceau.content.notChecked"
     TIME_SIGNER_ASSERTED = "sceau.time.signerAsserted"
     KEY_RETIRED = "sceau.key.retired"
+    LOG_INCLUDED = "sceau.log.included"
     # failures
     ENVELOPE_MALFORMED = "sceau.envelope.malformed"
     PAYLOAD_TYPE_UNEXPECTED = "sceau.payloadType.unexpected"
@@ -63,10 +67,26 @@ class Status:
     CLAIM_NOT_CANONICAL = "sceau.claim.notCanonical"
     CLAIM_SIGNER_MISMATCH = "sceau.claim.signerMismatch"
     TIME_IN_FUTURE = "sceau.time.inFuture"
+    TIME_CREATED_AFTER_LOG = "sceau.time.createdAfterLog"
+    LOG_MISSING = "sceau.log.missing"
+    LOG_MALFORMED = "sceau.log.malformed"
+    LOG_UNKNOWN_KEY = "sceau.log.unknownKey"
+    LOG_CHECKPOINT_INVALID = "sceau.log.checkpointInvalid"
+    LOG_PROOF_INVALID = "sceau.log.proofInvalid"
     DATA_HASH_MISMATCH = "assertion.dataHash.mismatch"
 
     SUCCESS = frozenset({SIGNATURE_VALIDATED, CREDENTIAL_TRUSTED, DATA_HASH_MATCH,
-                         CONTENT_NOT_CHECKED, TIME_SIGNER_ASSERTED, KEY_RETIRED})
+                         CONTENT_NOT_CHECKED, TIME_SIGNER_ASSERTED, KEY_RETIRED,
+                         LOG_INCLUDED})
+
+
+_LOG_CODES = {
+    LogOutcome.INCLUDED: Status.LOG_INCLUDED,
+    LogOutcome.MALFORMED: Status.LOG_MALFORMED,
+    LogOutcome.UNKNOWN_KEY: Status.LOG_UNKNOWN_KEY,
+    LogOutcome.CHECKPOINT_INVALID: Status.LOG_CHECKPOINT_INVALID,
+    LogOutcome.PROOF_INVALID: Status.LOG_PROOF_INVALID,
+}
 
 
 class Integrity(StrEnum):
@@ -99,11 +119,21 @@ class KeyState(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class ContentDigest:
-    """What the verifier computed over the content (SPEC.md §4.4)."""
+    """What the verifier computed over the content (SPEC.md §4.4, §4.5).
+
+    ``digest`` is over the file's bytes outside ``exclusions`` (the ranges the verifier
+    itself left out: where it found an embedded seal, §6.3), and ``size`` is the whole
+    file's.  With ``chunk_size`` set, ``digest`` is the Merkle root of the chunked binding
+    and ``chunks`` may hold the leaf hashes, so that a mismatch can name the damaged
+    chunks.
+    """
 
     alg: str
     digest: bytes
     size: int
+    exclusions: tuple[tuple[int, int], ...] = ()
+    chunk_size: int | None = None
+    chunks: tuple[bytes, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -121,6 +151,13 @@ class Verdict:
     trusted_time: datetime | None = None
     seal_id: str | None = None
     claim: Claim | None = field(default=None, repr=False)
+    #: Where the log proof put the seal (SPEC.md §6.1): the log's origin, the tree size of
+    #: the checkpoint that includes it and its leaf index.  None without a verified proof.
+    log_origin: str | None = None
+    log_size: int | None = None
+    log_index: int | None = None
+    #: Chunked bindings only: indexes of the chunks whose hashes differ (SPEC.md §4.5).
+    damaged_chunks: tuple[int, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -136,7 +173,7 @@ class Verdict:
         """JSON form used by the CLI and the service (SPEC.md §7.4)."""
         claim = self.claim
         signer_time, trusted_time = self.signer_time, self.trusted_time
-        return {
+        doc: dict[str, Any] = {
             "ok": self.ok,
             "seal_id": self.seal_id,
             "status_codes": list(self.status_codes),
@@ -153,8 +190,15 @@ class Verdict:
                 "trusted_time": None if trusted_time is None else format_time(trusted_time),
                 "attested": trusted_time is not None,
             },
+            "log": None if self.log_index is None else {
+                "origin": self.log_origin, "index": self.log_index,
+                "tree_size": self.log_size},
             "claim": None if claim is None else dict(claim.raw),
         }
+        if (claim is not None and claim.binding.chunk_size is not None
+                and self.integrity is not Integrity.NOT_CHECKED):
+            doc["damaged_chunks"] = list(self.damaged_chunks)
+        return doc
 
 
 def seal_id(envelope: Envelope) -> str:
@@ -177,7 +221,7 @@ def _key_state(record: KeyRecord, at: datetime) -> tuple[KeyState, str | None]:
             # Revoked with no compromise time given: nothing it signed is trusted.
             return KeyState.REVOKED, Status.CREDENTIAL_REVOKED
         # Revoked, but compromised only after this seal's time (checked above): what it
-        # signed before stays valid, as for a retired key (SPEC.md §7.1 step 8).
+        # signed before stays valid, as for a retired key (SPEC.md §7.2 row 6).
         return KeyState.RETIRED, Status.KEY_RETIRED
     return KeyState.ACTIVE, None
 
@@ -196,12 +240,23 @@ def verify_seal(
     *,
     now: datetime,
     content: ContentDigest | None = None,
+    log_keys: Sequence[LogKey] | None = None,
+    require_log: bool = False,
 ) -> Verdict:
     """Verify one seal offline, following SPEC.md §7 step by step.
 
     Never raises for a bad seal: every outcome is a :class:`Verdict` whose
-    ``status_codes`` say what was found.  ``now`` bounds the signer's time (clock skew).
+    ``status_codes`` say what was found.  ``now`` bounds the seal's time (clock skew).
+
+    ``log_keys`` are the transparency logs' keys the verifier trusts (SPEC.md §6.1).
+    Without them the envelope's ``log`` member is ignored, as in v1.0.  With them a
+    ``log`` member is checked, and when it proves the seal's inclusion the log's signed
+    time becomes the seal's trusted time, which then decides the key status.
+    ``require_log`` makes a seal without a ``log`` member fail (``sceau.log.missing``):
+    a seal made outside the signing service, e.g. with a stolen key, has none.
     """
+    if require_log and not log_keys:
+        raise ValueError("require_log needs the log's keys (log_keys)")
     # §7.1 step 1-2: the envelope's outer structure.
     if isinstance(seal, Envelope):
         envelope = seal
@@ -250,30 +305,70 @@ def verify_seal(
     # step 7: the claim names the key that signed it and the key's tenant.
     if claim.keyid != signature.keyid or claim.tenant != record.tenant:
         return _fail(Status.CLAIM_SIGNER_MISMATCH, SignatureState.VALID, **common)
-    # step 8: trust and key status at the seal's time (the signer's time until a log
-    # proof gives a trusted one; SPEC.md §6 reserves that place).
+    # step 8: the transparency log, when the verifier knows a log (SPEC.md §6.1).
+    trusted_time: datetime | None = None
+    if log_keys:
+        if envelope.log is None:
+            if require_log:
+                codes.append(Status.LOG_MISSING)
+        else:
+            check = check_log(envelope.log, sid, log_keys)
+            codes.append(_LOG_CODES[check.outcome])
+            if check.checkpoint is not None:
+                trusted_time = check.checkpoint.time
+                common["trusted_time"] = trusted_time
+                common["log_origin"] = check.checkpoint.checkpoint.origin
+                common["log_size"] = check.checkpoint.checkpoint.size
+                common["log_index"] = envelope.log["index"]
+    # step 9: trust, time and key status at the seal's time: the log's time when step 8
+    # proved the seal's inclusion, the signer's own time otherwise.
     trusted = keys.is_trusted(record.tenant)
     codes.append(Status.CREDENTIAL_TRUSTED if trusted else Status.CREDENTIAL_UNTRUSTED)
-    at = claim.created
-    codes.append(Status.TIME_SIGNER_ASSERTED)
+    if trusted_time is None:
+        at = claim.created
+        codes.append(Status.TIME_SIGNER_ASSERTED)
+    else:
+        at = trusted_time
     if at > now + CLOCK_SKEW:
         codes.append(Status.TIME_IN_FUTURE)
+    if trusted_time is not None and claim.created > trusted_time + CLOCK_SKEW:
+        codes.append(Status.TIME_CREATED_AFTER_LOG)
     key_state, key_code = _key_state(record, at)
     if key_code is not None:
         codes.append(key_code)
-    # step 9: content against the hard binding.
+    # step 10: content against the hard binding.
     integrity = Integrity.NOT_CHECKED
+    damaged: tuple[int, ...] = ()
     if content is None:
         codes.append(Status.CONTENT_NOT_CHECKED)
+    elif _content_matches(content, claim.binding):
+        integrity = Integrity.MATCH
+        codes.append(Status.DATA_HASH_MATCH)
     else:
-        binding = claim.binding
-        if (content.alg == binding.alg and content.size == binding.size
-                and content.digest == binding.digest):
-            integrity = Integrity.MATCH
-            codes.append(Status.DATA_HASH_MATCH)
-        else:
-            integrity = Integrity.MISMATCH
-            codes.append(Status.DATA_HASH_MISMATCH)
+        integrity = Integrity.MISMATCH
+        codes.append(Status.DATA_HASH_MISMATCH)
+        damaged = _damaged_chunks(content, claim.binding)
     return Verdict(status_codes=tuple(codes), signature=SignatureState.VALID,
-                   integrity=integrity, key_state=key_state, signer_trusted=trusted, **common)
+                   integrity=integrity, key_state=key_state, signer_trusted=trusted,
+                   damaged_chunks=damaged, **common)
+
+
+def _content_matches(content: ContentDigest, binding: HardBinding) -> bool:
+    """SPEC.md §7.1 step 10: same algorithm, size, excluded ranges, kind of binding (and
+    chunk size), and digest (or Merkle root)."""
+    return (content.alg == binding.alg and content.size == binding.size
+            and content.exclusions == binding.exclusions
+            and content.chunk_size == binding.chunk_size
+            and content.digest == binding.digest)
+
+
+def _damaged_chunks(content: ContentDigest, binding: HardBinding) -> tuple[int, ...]:
+    """Which chunks differ, when both sides have leaf hashes over the same layout."""
+    if (binding.chunk_size is None or content.chunks is None
+            or content.chunk_size != binding.chunk_size or content.size != binding.size
+            or content.exclusions != binding.exclusions):
+        return ()
+    ours, theirs = content.chunks, binding.chunks
+    return tuple(i for i in range(max(len(ours), len(theirs)))
+                 if i >= len(ours) or i >= len(theirs) or ours[i] != theirs[i])
 

@@ -18,8 +18,10 @@ from sceau_service.db import make_engine
 from sceau_service.migrate import upgrade
 from sceau_service.settings import Settings
 from sceau_service.store import Store, TenantRow
+from sceau_service.tlog import LogKeyRow, TransparencyLog
 
-__all__ = ["DevBootstrap", "bootstrap_dev", "create_key", "create_token", "ensure_tenant"]
+__all__ = ["DevBootstrap", "bootstrap_dev", "create_key", "create_log_key", "create_token",
+           "ensure_log_key", "ensure_tenant"]
 
 DEV_TENANT = "dev"
 
@@ -51,6 +53,20 @@ def create_key(store: Store, custody: EncryptedFileCustody, tenant: TenantRow) -
     return signer.keyid
 
 
+def create_log_key(store: Store, custody: EncryptedFileCustody,
+                   origin: str | None = None) -> LogKeyRow:
+    """Generate a transparency log key and make it the log's active key: the first one
+    creates the log (``origin``, or a default), a later one rotates the log's key."""
+    return TransparencyLog(store, custody, _now).create_key(origin)
+
+
+def ensure_log_key(store: Store, custody: EncryptedFileCustody,
+                   origin: str | None = None) -> str:
+    """The log's active key id: the log is created when missing, and gets a new key when
+    this custody does not hold the active one (a data dir joining an existing database)."""
+    return TransparencyLog(store, custody, _now).ensure_key(origin)
+
+
 def create_token(store: Store, tenant: TenantRow, scopes: set[str], label: str = "") -> str:
     """Issue a token; only its hash is stored.  The token is returned once."""
     unknown = scopes - SCOPES
@@ -71,8 +87,9 @@ class DevBootstrap:
 
 
 def bootstrap_dev(settings: Settings) -> DevBootstrap:
-    """Prepare a laptop data directory: passphrase, database, tenant ``dev``, its key, and
-    a token with the ``sign`` scope (reused across runs while it is valid).
+    """Prepare a laptop data directory: passphrase, database, tenant ``dev``, its key, the
+    transparency log's key, and a token with the ``sign`` scope (reused across runs while
+    it is valid).
 
     The dev passphrase is generated into ``<data_dir>/dev-passphrase`` (0600) only when
     SCEAU_KEY_PASSPHRASE is not set; production always sets it.
@@ -94,6 +111,7 @@ def bootstrap_dev(settings: Settings) -> DevBootstrap:
                   if k.tenant_id == tenant.id and k.status is KeyStatus.ACTIVE]
         custody = custody_for(settings)
         keyid = active[0].keyid if active else create_key(store, custody, tenant)
+        ensure_log_key(store, custody, settings.log_origin)
         token_file = data / "dev-token"
         token = _read_valid_token(store, token_file)
         if token is None:

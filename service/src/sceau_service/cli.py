@@ -17,6 +17,7 @@ from sceau_service.db import make_engine
 from sceau_service.migrate import upgrade
 from sceau_service.settings import Settings
 from sceau_service.store import Store
+from sceau_service.tlog import TransparencyLog
 
 __all__ = ["main"]
 
@@ -56,6 +57,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--name")
     p = sub.add_parser("create-key", help="generate a tenant's new active signing key")
     p.add_argument("tenant")
+    p = sub.add_parser("create-log-key",
+                       help="create the transparency log (first time) or rotate its key; "
+                            "prints the log's verifier key")
+    p.add_argument("--origin", help="the log's name, when the log is created "
+                   "(default: SCEAU_LOG_ORIGIN, else sceau.local/log-<key id prefix>)")
     p = sub.add_parser("create-token", help="issue an API token (printed once)")
     p.add_argument("tenant")
     p.add_argument("--scope", action="append", default=[], dest="scopes")
@@ -98,6 +104,11 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             tenant = store.tenant_by_slug(args.tenant)
             keyid = admin.create_key(store, admin.custody_for(settings), tenant)
             print(keyid)
+        elif args.command == "create-log-key":
+            row = admin.create_log_key(store, admin.custody_for(settings),
+                                       args.origin or settings.log_origin)
+            keys = TransparencyLog(store, None, admin._now).verifier_keys()
+            print(next(k.vkey() for k in keys if k.public_key == row.public_key))
         elif args.command == "create-token":
             tenant = store.tenant_by_slug(args.tenant)
             print(admin.create_token(store, tenant, set(args.scopes or ["sign"]), args.label))

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    CheckConstraint,
     Column,
     DateTime,
     Dialect,
@@ -20,14 +21,27 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Table,
+    Text,
     create_engine,
     event,
+    text,
 )
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["api_tokens", "make_engine", "metadata", "seals", "signing_keys", "tenants"]
+__all__ = [
+    "api_tokens",
+    "log_keys",
+    "log_nodes",
+    "log_state",
+    "make_engine",
+    "metadata",
+    "seals",
+    "signing_keys",
+    "tenants",
+]
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -100,6 +114,49 @@ seals = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("envelope", LargeBinary, nullable=False),
     Index("ix_seals_content_sha256_created_at", "content_sha256", "created_at"),
+)
+
+
+# -- transparency log (SPEC.md §6.1; sceau_service.tlog) -----------------------------------
+
+#: The log's own Ed25519 keys (a signing domain of their own: they sign checkpoints only).
+log_keys = Table(
+    "log_keys", metadata,
+    Column("keyid", String(64), primary_key=True),  # RFC 7638 thumbprint: the custody name
+    Column("public_key", LargeBinary(32), nullable=False, unique=True),
+    Column("status", String(16), nullable=False),  # active | retired
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+#: The one row (id 1) that says where the log is.  Appends lock it (SELECT ... FOR UPDATE
+#: on PostgreSQL), so replicas append one after the other: one sequence, never a fork.
+log_state = Table(
+    "log_state", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("origin", String(255), nullable=False),
+    Column("keyid", String(64), ForeignKey("log_keys.keyid"), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    #: The right edge of the tree (sceau.merkle.Frontier): 32 bytes per set bit of size.
+    Column("frontier", LargeBinary, nullable=False),
+    #: POSIX seconds of the latest checkpoint's timestamp (checkpoint times never go back).
+    Column("timestamp", BigInteger, nullable=False),
+    Column("checkpoint", Text, nullable=False),
+    CheckConstraint("id = 1", name="ck_log_state_single_row"),
+)
+
+#: The tree: every leaf (level 0: entry ``idx``'s leaf hash and the seal it logs) and every
+#: complete perfect subtree above them (level >= 1; sceau.merkle.NodeID).  A proof reads
+#: O(log n) rows by primary key, whatever the log's size; a batch's leaves and nodes go in
+#: with one statement.
+log_nodes = Table(
+    "log_nodes", metadata,
+    Column("level", SmallInteger, primary_key=True, autoincrement=False),
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary(32), nullable=False),
+    Column("seal_id", String(64), ForeignKey("seals.seal_id"), nullable=True),
+    CheckConstraint("(level = 0) = (seal_id IS NOT NULL)", name="ck_log_nodes_leaf_seal"),
+    Index("ix_log_nodes_leaf_hash", "hash", unique=True,
+          sqlite_where=text("level = 0"), postgresql_where=text("level = 0")),
 )
 
 

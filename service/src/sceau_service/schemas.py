@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 __all__ = [
     "BatchCreate",
     "BatchPublic",
     "ErrorPublic",
+    "ExclusionCreate",
     "IngredientCreate",
     "SealCreate",
     "SealListPublic",
@@ -43,8 +44,32 @@ class IngredientCreate(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", populate_by_name=True)
     relationship: Literal["parentOf", "componentOf", "inputTo"]
     title: Text | None = Field(default=None, alias="dc:title")
+    format: MediaType | None = Field(default=None, alias="dc:format")
     seal_id: Hex256 | None = None
     sha256: Hex256 | None = None
+
+
+class ExclusionCreate(BaseModel):
+    """A byte range of the file left out of the hash: where an embedded seal goes
+    (SPEC.md §4.4, §6.3)."""
+
+    model_config = _STRICT
+    start: Annotated[int, Field(ge=0, le=2**53 - 1)]
+    length: Annotated[int, Field(ge=1, le=2**53 - 1)]
+
+
+#: At most this many excluded ranges per request (Sceau's writers use one).
+MAX_EXCLUSIONS = 8
+Exclusions = Annotated[list[ExclusionCreate], Field(max_length=MAX_EXCLUSIONS)]
+
+
+def check_exclusions(exclusions: list[ExclusionCreate], size: int) -> None:
+    """Ranges must be sorted, disjoint and inside the file (SPEC.md §4.4)."""
+    end = 0
+    for item in exclusions:
+        if item.start < end or item.start + item.length > size:
+            raise ValueError("exclusions must be sorted, disjoint and inside 'size'")
+        end = item.start + item.length
 
 
 class SealCreate(BaseModel):
@@ -65,6 +90,21 @@ class SealCreate(BaseModel):
     author: Annotated[list[Name], Field(max_length=16)] = []
     publisher: Name | None = None
     ingredients: Annotated[list[IngredientCreate], Field(max_length=32)] = []
+    exclusions: Exclusions = Field(
+        default=[], description="byte ranges of the file left out of the hash, where the "
+                                "caller will embed the seal; 'size' is the whole file's")
+    chunk_size: Annotated[int, Field(ge=1024, le=2**30)] | None = Field(
+        default=None, description="chunked (Merkle) binding: the chunk size; 'hash' is "
+                                  "then the Merkle root (SPEC.md §4.5)")
+    chunks: Annotated[list[Hex256], Field(max_length=1024)] | None = Field(
+        default=None, description="chunked binding: each chunk's leaf hash, in order")
+
+    @model_validator(mode="after")
+    def _binding(self) -> SealCreate:
+        check_exclusions(self.exclusions, self.size)
+        if (self.chunk_size is None) != (self.chunks is None):
+            raise ValueError("give both 'chunk_size' and 'chunks', or neither")
+        return self
 
 
 class BatchCreate(BaseModel):
@@ -112,6 +152,16 @@ class VerifyCreate(BaseModel):
     alg: Annotated[str, StringConstraints(max_length=32)] = "sha256"
     hash: str | None = None
     size: Annotated[int, Field(ge=0, le=2**53 - 1)] | None = None
+    exclusions: Exclusions = Field(
+        default=[], description="the ranges left out of 'hash' (where the seal was found)")
+    chunk_size: Annotated[int, Field(ge=1024, le=2**30)] | None = Field(
+        default=None, description="set when 'hash' is a chunked binding's Merkle root")
+
+    @model_validator(mode="after")
+    def _ranges(self) -> VerifyCreate:
+        if self.size is not None:
+            check_exclusions(self.exclusions, self.size)
+        return self
 
 
 class VerdictPublic(BaseModel):

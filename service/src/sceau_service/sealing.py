@@ -88,6 +88,8 @@ class SealingService:
             entry: dict[str, Any] = {"relationship": ing.relationship}
             if ing.title is not None:
                 entry["dc:title"] = ing.title
+            if ing.format is not None:
+                entry["dc:format"] = ing.format
             if ing.seal_id is not None:
                 entry["seal_id"] = ing.seal_id
             if ing.sha256 is not None:
@@ -99,11 +101,14 @@ class SealingService:
         dst = item.digital_source_type
         if dst is None and item.action == "c2pa.created":
             dst = "digitalCapture"
+        chunks = None if item.chunks is None else [bytes.fromhex(c) for c in item.chunks]
         return build_claim(
             sha256=digest, size=item.size, media_type=item.media_type, tenant=principal.tenant,
             keyid=signer.keyid, created=now, digital_source_type=dst, first_action=item.action,
             title=item.title, generator=self._generator, software_agent=agent,
-            ingredients=ingredients, author=item.author, publisher=item.publisher)
+            ingredients=ingredients, author=item.author, publisher=item.publisher,
+            exclusions=[(e.start, e.length) for e in item.exclusions],
+            chunk_size=item.chunk_size, chunks=chunks)
 
     def _sign(self, principal: Principal, signer: Signer, claims: Sequence[dict[str, Any]],
               items: Sequence[SealCreate], now: datetime) -> list[tuple[SealRow, IssuedSeal]]:
@@ -134,5 +139,7 @@ class SealingService:
             signed = await asyncio.to_thread(self._sign, principal, signer, claims, items, now)
         else:
             signed = self._sign(principal, signer, claims, items, now)
-        await self._writer.write([row for row, _ in signed])
-        return [issued for _, issued in signed]
+        # The stored envelopes: with their transparency log proofs when the service logs.
+        stored = await self._writer.write([row for row, _ in signed])
+        return [IssuedSeal(issued.seal_id, envelope)
+                for (_, issued), envelope in zip(signed, stored, strict=True)]

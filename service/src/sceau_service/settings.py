@@ -27,6 +27,13 @@ class Settings(BaseSettings):
     token_cache_seconds: float = Field(default=5.0, ge=0.0, le=300.0)
     keyring_cache_seconds: float = Field(default=5.0, ge=0.0, le=300.0)
     write_batch_max: int = Field(default=2048, ge=1)
+    log: bool = Field(default=True, description="append every seal to the transparency log "
+                      "and put its inclusion proof in the seal (SPEC.md §6.1)")
+    log_origin: str | None = Field(
+        default=None, description="origin (name) of the transparency log when it is created; "
+        "default sceau.local/log-<key id prefix>")
+    verify_require_log: bool = Field(
+        default=False, description="POST /v1/verify fails seals without a log proof")
     generator_name: str = "sceau-service"
 
     @property

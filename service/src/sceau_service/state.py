@@ -15,6 +15,7 @@ from sceau_service.auth import Principal, TokenAuthority, hash_token
 from sceau_service.sealing import SealingService
 from sceau_service.settings import Settings
 from sceau_service.store import Store
+from sceau_service.tlog import LogKeyCache, TransparencyLog
 
 __all__ = ["AppState", "Caller", "KeyRingCache", "SignCaller", "State", "get_state"]
 
@@ -55,10 +56,14 @@ class AppState:
     tokens: TokenAuthority
     sealing: SealingService
     keyring: KeyRingCache
+    #: The transparency log (SPEC.md §6.1) and its verifier keys for ``POST /v1/verify``.
+    log: TransparencyLog
+    log_keys: LogKeyCache
 
 
-def get_state(request: Request) -> AppState:
-    """The app's state."""
+async def get_state(request: Request) -> AppState:
+    """The app's state.  A coroutine so that FastAPI calls it on the event loop: a plain
+    function dependency is sent to the thread pool on every request."""
     state: AppState = request.app.state.sceau
     return state
 

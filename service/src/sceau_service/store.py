@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, insert, select, text, update
+from sqlalchemy import Connection, Engine, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from sceau import KeyRecord, KeyStatus
@@ -169,11 +169,18 @@ class Store:
         if not rows:
             return
         with self.engine.begin() as conn:
-            conn.execute(insert(seals), [
-                {"seal_id": r.seal_id, "tenant_id": r.tenant_id, "keyid": r.keyid,
-                 "content_sha256": r.content_sha256, "size": r.size,
-                 "media_type": r.media_type, "created_at": r.created_at,
-                 "envelope": r.envelope} for r in rows])
+            self.insert_seals_in(conn, rows)
+
+    def insert_seals_in(self, conn: Connection, rows: Sequence[SealRow]) -> None:
+        """Insert seals within ``conn``'s transaction (the transparency log's append,
+        ``sceau_service.tlog``, stores seals and log entries in one commit)."""
+        if not rows:
+            return
+        conn.execute(insert(seals), [
+            {"seal_id": r.seal_id, "tenant_id": r.tenant_id, "keyid": r.keyid,
+             "content_sha256": r.content_sha256, "size": r.size,
+             "media_type": r.media_type, "created_at": r.created_at,
+             "envelope": r.envelope} for r in rows])
 
     def seal_envelope(self, seal_id: str) -> bytes | None:
         """The stored envelope bytes of a seal, or None."""

@@ -4,16 +4,21 @@ A request hands its rows to :meth:`SealWriter.write` and waits.  One background 
 everything queued, inserts it in a worker thread in one transaction, and wakes each
 waiter.  While one batch is being written the next one gathers, so batches grow with load
 and no request waits on a timer: under light load a batch is a single request.
+
+With a transparency log (``sceau_service.tlog``), the same transaction appends the batch
+to the log and signs one checkpoint for it; each waiter gets its seals' final envelopes,
+which carry their inclusion proofs (SPEC.md §6.1).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sceau.errors import ServiceUnavailableError
 from sceau_service.store import SealRow, Store
+from sceau_service.tlog import TransparencyLog
 
 __all__ = ["SealWriter"]
 
@@ -21,10 +26,13 @@ __all__ = ["SealWriter"]
 class SealWriter:
     """Batches seal inserts across requests; every answer waits for its commit."""
 
-    def __init__(self, store: Store, max_rows: int = 2048) -> None:
+    def __init__(self, store: Store, max_rows: int = 2048,
+                 log: TransparencyLog | None = None) -> None:
         self._store = store
         self._max_rows = max_rows
-        self._pending: deque[tuple[Sequence[SealRow], asyncio.Future[None]]] = deque()
+        self._commit: Callable[[Sequence[SealRow]], list[bytes]] = (
+            self._insert if log is None else log.append_seals)
+        self._pending: deque[tuple[Sequence[SealRow], asyncio.Future[list[bytes]]]] = deque()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -33,17 +41,22 @@ class SealWriter:
         """Start the background writer on the running loop."""
         self._task = asyncio.get_running_loop().create_task(self._run(), name="seal-writer")
 
-    async def write(self, rows: Sequence[SealRow]) -> None:
-        """Queue ``rows`` and return once they are committed (or raise)."""
+    def _insert(self, rows: Sequence[SealRow]) -> list[bytes]:
+        self._store.insert_seals(rows)
+        return [r.envelope for r in rows]
+
+    async def write(self, rows: Sequence[SealRow]) -> list[bytes]:
+        """Queue ``rows`` and return, once they are committed, each row's envelope as
+        stored (with its ``log`` member when the service keeps a log); or raise."""
         if self._closing or self._task is None:
             raise ServiceUnavailableError("service is shutting down")
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        fut: asyncio.Future[list[bytes]] = asyncio.get_running_loop().create_future()
         self._pending.append((rows, fut))
         self._wake.set()
-        await fut
+        return await fut
 
-    def _take(self) -> list[tuple[Sequence[SealRow], asyncio.Future[None]]]:
-        taken: list[tuple[Sequence[SealRow], asyncio.Future[None]]] = []
+    def _take(self) -> list[tuple[Sequence[SealRow], asyncio.Future[list[bytes]]]]:
+        taken: list[tuple[Sequence[SealRow], asyncio.Future[list[bytes]]]] = []
         count = 0
         while self._pending and (not taken or count + len(self._pending[0][0]) <= self._max_rows):
             item = self._pending.popleft()
@@ -59,16 +72,18 @@ class SealWriter:
                 batch = self._take()
                 rows = [r for item, _ in batch for r in item]
                 try:
-                    await asyncio.to_thread(self._store.insert_seals, rows)
+                    envelopes = await asyncio.to_thread(self._commit, rows)
                 except Exception as exc:  # every waiter must hear of it
                     err = ServiceUnavailableError(f"could not store seals: {type(exc).__name__}")
                     for _, fut in batch:
                         if not fut.done():
                             fut.set_exception(err)
                 else:
-                    for _, fut in batch:
+                    at = 0
+                    for item, fut in batch:
                         if not fut.done():
-                            fut.set_result(None)
+                            fut.set_result(envelopes[at:at + len(item)])
+                        at += len(item)
             if self._closing:
                 return
 

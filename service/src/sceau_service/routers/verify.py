@@ -47,7 +47,9 @@ _OPENAPI_BODY = {
 }
 
 
-def _digest(alg: str, hex_hash: str | None, size: int | None) -> ContentDigest | None:
+def _digest(alg: str, hex_hash: str | None, size: int | None,
+            exclusions: tuple[tuple[int, int], ...] = (),
+            chunk_size: int | None = None) -> ContentDigest | None:
     if hex_hash is None and size is None:
         return None
     if hex_hash is None or size is None:
@@ -56,15 +58,16 @@ def _digest(alg: str, hex_hash: str | None, size: int | None) -> ContentDigest |
     if length is None:
         raise UnsupportedAlgorithmError(f"hash algorithm {alg[:32]!r} is not supported")
     try:
-        return ContentDigest(alg, hex_decode(hex_hash, length), size)
+        return ContentDigest(alg, hex_decode(hex_hash, length), size, exclusions, chunk_size)
     except ValueError as exc:
         raise InvalidHashError(f"{alg} hash: {exc}") from None
 
 
 def _verify_stored(candidates: list[bytes], ring: KeyRing, now: datetime,
+                   log: dict[str, Any],
                    content: ContentDigest) -> Verdict:
     """Verify stored seals of the content; the first that verifies wins, else the newest."""
-    verdicts = [verify_seal(c, ring, now=now, content=content) for c in candidates]
+    verdicts = [verify_seal(c, ring, now=now, content=content, **log) for c in candidates]
     return next((v for v in verdicts if v.ok), verdicts[0])
 
 
@@ -113,15 +116,20 @@ async def verify(request: Request, state: State) -> JSONResponse:
         except PydanticValidationError as exc:
             raise ValidationError(_describe(exc.errors())) from None
         seal = None if body.seal is None else canonicalize(body.seal)
-        content = _digest(body.alg, body.hash, body.size)
+        content = _digest(body.alg, body.hash, body.size,
+                          tuple((e.start, e.length) for e in body.exclusions), body.chunk_size)
     elif ctype == "multipart/form-data":
         seal, content = await _read_multipart(request)
     else:
         raise UnsupportedMediaTypeError("send application/json or multipart/form-data")
     ring = await state.keyring.get()
     now = state.sealing.now()
+    # The service's own log: a seal's log proof is checked and gives its trusted time.
+    log_keys = await state.log_keys.get()
+    log: dict[str, Any] = {"log_keys": log_keys or None,
+                           "require_log": state.settings.verify_require_log and bool(log_keys)}
     if seal is not None:
-        verdict = verify_seal(seal, ring, now=now, content=content)
+        verdict = verify_seal(seal, ring, now=now, content=content, **log)
     else:
         if content is None:
             raise ValidationError("give a 'seal', a 'hash' and 'size', or a file")
@@ -129,7 +137,7 @@ async def verify(request: Request, state: State) -> JSONResponse:
                                        _MAX_CANDIDATES)
         if not rows:
             raise NoSealFoundError("no seal is stored for this content")
-        verdict = _verify_stored([r.envelope for r, _ in rows], ring, now, content)
+        verdict = _verify_stored([r.envelope for r, _ in rows], ring, now, log, content)
     return JSONResponse(report(verdict))
 
 
