@@ -6,27 +6,16 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from ..conftest import ServerProcess, start_server, stop_server
+from ..conftest import ServerProcess
+from .conftest import SCEAU
+from .conftest import run_sceau as _run
 
 pytestmark = pytest.mark.e2e
-
-SCEAU = str(Path(sys.executable).parent / "sceau")
-
-
-@pytest.fixture
-def server(isolated_database_url: str, tmp_path: Path) -> Iterator[ServerProcess]:
-    srv = start_server(tmp_path, isolated_database_url)
-    try:
-        yield srv
-    finally:
-        stop_server(srv)
 
 
 def _photo(path: Path) -> Path:
@@ -35,12 +24,6 @@ def _photo(path: Path) -> Path:
     img.putdata([(x % 256, y % 256, (x * y) % 256) for y in range(240) for x in range(320)])
     img.save(path, "JPEG", quality=90)
     return path
-
-
-def _run(args: list[str], server: ServerProcess, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SCEAU_SERVER": server.url, "SCEAU_TOKEN": server.token}
-    return subprocess.run([SCEAU, *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=60, check=False)
 
 
 def _flip(path: Path, offset: int) -> None:

@@ -6,35 +6,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from .. import mediafiles
-from ..conftest import ServerProcess, start_server, stop_server
+from ..conftest import ServerProcess
+from .conftest import run_sceau as _run
 
 pytestmark = pytest.mark.e2e
-
-SCEAU = str(Path(sys.executable).parent / "sceau")
-
-
-@pytest.fixture
-def server(isolated_database_url: str, tmp_path: Path) -> Iterator[ServerProcess]:
-    srv = start_server(tmp_path, isolated_database_url)
-    try:
-        yield srv
-    finally:
-        stop_server(srv)
-
-
-def _run(args: list[str], server: ServerProcess, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SCEAU_SERVER": server.url, "SCEAU_TOKEN": server.token}
-    return subprocess.run([SCEAU, *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=120, check=False)
 
 
 def _flip(path: Path, offset: int) -> bytes:

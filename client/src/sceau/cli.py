@@ -94,6 +94,8 @@ from sceau.verify import (
 
 __all__ = ["DEFAULT_SERVER", "EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "main"]
 
+_T = TypeVar("_T")
+
 DEFAULT_SERVER = "http://127.0.0.1:8000"
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -109,7 +111,6 @@ _MAX_BATCH_BODY = 3 << 20
 #: Progress is shown by default (on a terminal) for jobs at least this big.
 _PROGRESS_BYTES = 64 << 20
 _PROGRESS_FILES = 20
-_T = TypeVar("_T")
 
 # -- argument parsing ------------------------------------------------------------------
 
@@ -606,6 +607,20 @@ def _load_log_keys(args: argparse.Namespace,
     return keys or None
 
 
+def _fetch(load: Callable[[argparse.Namespace, httpx.BaseTransport | None], _T],
+           args: argparse.Namespace, transport: httpx.BaseTransport | None,
+           path: str | None, what: str) -> tuple[_T | None, int]:
+    """Run a key loader; on failure report why and give the exit code with no value."""
+    try:
+        return load(args, transport), EXIT_OK
+    except OSError as exc:
+        _io_error(exc, path)
+        return None, EXIT_USAGE
+    except SceauError as exc:
+        _lib_error(exc, f"cannot get {what} from {path if path is not None else args.server}: ")
+        return None, EXIT_USAGE
+
+
 def _verified(verdict: Verdict) -> bool:
     return verdict.ok and verdict.integrity is Integrity.MATCH
 
@@ -730,24 +745,12 @@ def _cmd_verify(args: argparse.Namespace, transport: httpx.BaseTransport | None)
     except OSError as exc:
         _io_error(exc, sidecar_path(path))
         return EXIT_USAGE
-    try:
-        ring = _load_keys(args, transport)
-    except OSError as exc:
-        _io_error(exc, args.keys)
-        return EXIT_USAGE
-    except SceauError as exc:
-        source = args.keys if args.keys is not None else args.server
-        _lib_error(exc, f"cannot get keys from {source}: ")
-        return EXIT_USAGE
-    try:
-        log_keys = _load_log_keys(args, transport)
-    except OSError as exc:
-        _io_error(exc, args.log_key)
-        return EXIT_USAGE
-    except SceauError as exc:
-        source = args.log_key if args.log_key is not None else args.server
-        _lib_error(exc, f"cannot get log keys from {source}: ")
-        return EXIT_USAGE
+    ring, failed = _fetch(_load_keys, args, transport, args.keys, "keys")
+    if ring is None:
+        return failed
+    log_keys, failed = _fetch(_load_log_keys, args, transport, args.log_key, "log keys")
+    if failed != EXIT_OK:
+        return failed
     log = {"log_keys": log_keys, "require_log": args.require_log}
     now = datetime.now(UTC)
     verdict = verify_seal(seal, ring, now=now, **log)
