@@ -145,3 +145,31 @@ def test_depth_limit_matches_the_parser() -> None:
 
 def test_bool_is_not_an_integer() -> None:
     assert canonicalize([True, False, 1, 0]) == b"[true,false,1,0]"
+
+
+# The profile check has a recursive fast path and an explicit-stack reference walk
+# (sceau.canonical); both must give the same answer, or raise the same error, on any input,
+# including values outside the profile.
+_hostile_scalars = (scalars | st.floats(allow_nan=True) | st.integers()
+                    | st.text(st.characters(), max_size=4) | st.binary(max_size=3))
+_hostile = st.recursive(
+    _hostile_scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.tuples(inner, inner)
+    | st.dictionaries(st.text(st.characters(), max_size=3) | st.integers(), inner, max_size=4),
+    max_leaves=25)
+
+
+def _outcome(check: Any, value: Any, max_depth: int) -> Any:
+    try:
+        return check(value, 0, max_depth)
+    except Exception as exc:  # the error's class and message are the outcome
+        return type(exc), str(exc)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_hostile, st.integers(min_value=1, max_value=6))
+def test_fast_profile_check_matches_reference_walk(value: Any, max_depth: int) -> None:
+    from sceau import canonical
+
+    assert _outcome(canonical._check, value, max_depth) == _outcome(
+        canonical._check_stack, value, max_depth)
