@@ -944,15 +944,21 @@ def _cmd_keys_fetch(args: argparse.Namespace, transport: httpx.BaseTransport | N
         _lib_error(exc, f"cannot get keys from {args.server}: ")
         return EXIT_USAGE
     text = json.dumps(doc, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
-    if args.output == "-":
+    return _save_text(args.output, text,
+                      f"saved {len(ring)} key(s) from {args.server} to {args.output}")
+
+
+def _save_text(output: str, text: str, done: str) -> int:
+    """Write ``text`` to stdout (``-``) or atomically to ``output``; the exit code."""
+    if output == "-":
         sys.stdout.write(text)
         return EXIT_OK
     try:
-        atomic_write(args.output, text.encode("utf-8"))
+        atomic_write(output, text.encode("utf-8"))
     except OSError as exc:
-        _io_error(exc, args.output)
+        _io_error(exc, output)
         return EXIT_USAGE
-    _out(f"saved {len(ring)} key(s) from {args.server} to {args.output}")
+    _out(done)
     return EXIT_OK
 
 
@@ -968,16 +974,8 @@ def _cmd_log_key(args: argparse.Namespace, transport: httpx.BaseTransport | None
         return EXIT_USAGE
     text = f"# transparency log {info.origin} at {args.server}\n" + "".join(
         k.vkey() + "\n" for k in info.keys)
-    if args.output == "-":
-        sys.stdout.write(text)
-        return EXIT_OK
-    try:
-        atomic_write(args.output, text.encode("utf-8"))
-    except OSError as exc:
-        _io_error(exc, args.output)
-        return EXIT_USAGE
-    _out(f"saved {len(info.keys)} log key(s) of {info.origin} to {args.output}")
-    return EXIT_OK
+    return _save_text(args.output, text,
+                      f"saved {len(info.keys)} log key(s) of {info.origin} to {args.output}")
 
 
 def _default_state(server: str) -> Path:
