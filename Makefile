@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck check vectors bench bench-quick fuzz clean
+.PHONY: run test sysdeps lint typecheck check vectors bench bench-quick fuzz clean
 
 $(STAMP): pyproject.toml client/pyproject.toml keys/pyproject.toml service/pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -19,8 +19,12 @@ run: $(STAMP)
 	$(BIN)/sceau-service dev --host $(HOST) --port $(PORT)
 
 ## test: the whole test suite (SQLite and, when reachable, PostgreSQL)
-test: $(STAMP)
+test: $(STAMP) sysdeps
 	$(BIN)/pytest
+
+## sysdeps: SoftHSM2 and Chromium for the HSM and browser tests (apt, only when missing)
+sysdeps:
+	@bash scripts/system-deps.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check client keys service tests bench
