@@ -22,7 +22,7 @@ from sceau.errors import (
 )
 from sceau.strictjson import MAX_DEPTH, MAX_SAFE_INTEGER, check_str
 
-__all__ = ["canonicalize", "check_profile"]
+__all__ = ["canonicalize", "check_profile", "encode_string"]
 
 # check_circular is off: check_profile has already bounded the depth, so a cycle never
 # reaches the encoder (it fails as too deep first).
@@ -131,6 +131,12 @@ def _utf16_sorted(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_utf16_sorted(v) for v in value]
     return value
+
+
+def encode_string(text: str) -> bytes:
+    """The JCS bytes of one string (RFC 8785 §3.2.2.2), which must fit the profile."""
+    check_str(text)
+    return _AS_GIVEN.encode(text).encode("utf-8")
 
 
 def canonicalize(value: Any, *, max_depth: int = MAX_DEPTH) -> bytes:

@@ -8,8 +8,8 @@ a typed view.  Both are pure.
 from __future__ import annotations
 
 import functools
+import os
 import re
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,7 +31,12 @@ __all__ = [
     "ClaimError",
     "HardBinding",
     "build_claim",
+    "check_instance_id",
+    "check_media_type",
+    "check_size",
+    "check_title",
     "digital_source_type_uri",
+    "new_instance_id",
     "read_claim",
 ]
 
@@ -186,7 +191,7 @@ def build_claim(
         assertions.append({"label": CREATIVE_WORK_LABEL, "data": work})
     claim: dict[str, Any] = {
         "claim_generator_info": [{"name": generator[0], "version": generator[1]}],
-        "instanceID": instance_id or f"xmp:iid:{uuid.uuid4()}",
+        "instanceID": instance_id or new_instance_id(),
         "dc:format": media_type,
         "signer": {"tenant": tenant, "keyid": keyid},
         "created": format_time(created),
@@ -196,6 +201,15 @@ def build_claim(
         claim["dc:title"] = title
     read_claim(claim)
     return claim
+
+
+def new_instance_id() -> str:
+    """A fresh ``xmp:iid:`` instance id (a random UUID, RFC 9562 version 4)."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 9562 variant
+    h = raw.hex()
+    return f"xmp:iid:{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def _fail(status: str, detail: str) -> ClaimError:
@@ -235,6 +249,26 @@ def _int(value: Any, status: str, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SIZE:
         raise _fail(status, f"{what} must be a non-negative integer")
     return value
+
+
+def check_media_type(value: str) -> None:
+    """Raise :class:`ClaimError` unless ``value`` is a valid ``dc:format``."""
+    _text({"dc:format": value}, "dc:format", pattern=_MEDIA_TYPE)
+
+
+def check_title(value: str) -> None:
+    """Raise :class:`ClaimError` unless ``value`` is a valid ``dc:title``."""
+    _text({"dc:title": value}, "dc:title")
+
+
+def check_instance_id(value: str) -> None:
+    """Raise :class:`ClaimError` unless ``value`` is a valid ``instanceID``."""
+    _text({"instanceID": value}, "instanceID", pattern=_INSTANCE_ID)
+
+
+def check_size(value: int) -> None:
+    """Raise :class:`ClaimError` unless ``value`` is a valid content size."""
+    _int(value, "assertion.dataHash.malformed", "size")
 
 
 def _hex_digest(value: Any, length: int, what: str) -> bytes:
