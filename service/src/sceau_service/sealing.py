@@ -8,9 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sceau import Signer, build_claim, seal_claim, seal_id
+from sceau import Signer, build_claim, seal_id
+from sceau.canonical import canonicalize
 from sceau.claim import HASH_ALGORITHMS
+from sceau.claimtemplate import ClaimTemplate
 from sceau.encoding import hex_decode
+from sceau.envelope import sign_envelope
 from sceau.errors import (
     InvalidHashError,
     KeyCustodyError,
@@ -27,6 +30,9 @@ __all__ = ["IssuedSeal", "SealingService"]
 
 #: Batches larger than this are signed in a worker thread so the event loop stays free.
 _INLINE_SIGN_LIMIT = 32
+#: Claim templates kept (one per tenant, key, first action, source type, with/without title).
+_MAX_TEMPLATES = 256
+_NO_TEMPLATE = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +54,7 @@ class SealingService:
         self._clock = clock
         self._generator = generator
         self._signers: dict[int, Signer] = {}
+        self._templates: dict[tuple[str, str, str, str | None, bool], object] = {}
 
     def now(self) -> datetime:
         """The service's clock (injectable for tests)."""
@@ -74,8 +81,25 @@ class SealingService:
         """Drop loaded signers (after a key change) so the next seal reloads them."""
         self._signers.clear()
 
-    def _claim(self, principal: Principal, signer: Signer, item: SealCreate,
-               now: datetime) -> dict[str, Any]:
+    def _template(self, tenant: str, keyid: str, action: str, dst: str | None,
+                  with_title: bool) -> ClaimTemplate | None:
+        key = (tenant, keyid, action, dst, with_title)
+        template = self._templates.get(key, _NO_TEMPLATE)
+        if template is _NO_TEMPLATE:
+            try:
+                template = ClaimTemplate(
+                    with_title=with_title, tenant=tenant, keyid=keyid, first_action=action,
+                    digital_source_type=dst, generator=self._generator)
+            except ValueError:  # a fixed value holds a sentinel: build claims one by one
+                template = None
+            if len(self._templates) >= _MAX_TEMPLATES:
+                self._templates.clear()
+            self._templates[key] = template
+        return template  # type: ignore[return-value]
+
+    def _payload(self, principal: Principal, signer: Signer, item: SealCreate,
+                 now: datetime) -> bytes:
+        """The claim's canonical bytes (SPEC.md §4), validated."""
         length = HASH_ALGORITHMS.get(item.alg)
         if length is None:
             raise UnsupportedAlgorithmError(f"hash algorithm {item.alg[:32]!r} is not supported")
@@ -83,6 +107,18 @@ class SealingService:
             digest = hex_decode(item.hash, length)
         except ValueError as exc:
             raise InvalidHashError(f"{item.alg} hash: {exc}") from None
+        dst = item.digital_source_type
+        if dst is None and item.action == "c2pa.created":
+            dst = "digitalCapture"
+        if not (item.ingredients or item.software_agent or item.author or item.publisher
+                or item.exclusions or item.chunk_size is not None or item.chunks is not None):
+            # The common case: only the content and its name vary (sceau.claimtemplate).
+            template = self._template(principal.tenant, signer.keyid, item.action, dst,
+                                      item.title is not None)
+            if template is not None:
+                return template.render(sha256=digest, size=item.size,
+                                       media_type=item.media_type, created=now,
+                                       title=item.title)
         ingredients = []
         for ing in item.ingredients:
             entry: dict[str, Any] = {"relationship": ing.relationship}
@@ -98,23 +134,20 @@ class SealingService:
         agent = None
         if item.software_agent is not None:
             agent = item.software_agent.model_dump(exclude_none=True)
-        dst = item.digital_source_type
-        if dst is None and item.action == "c2pa.created":
-            dst = "digitalCapture"
         chunks = None if item.chunks is None else [bytes.fromhex(c) for c in item.chunks]
-        return build_claim(
+        return canonicalize(build_claim(
             sha256=digest, size=item.size, media_type=item.media_type, tenant=principal.tenant,
             keyid=signer.keyid, created=now, digital_source_type=dst, first_action=item.action,
             title=item.title, generator=self._generator, software_agent=agent,
             ingredients=ingredients, author=item.author, publisher=item.publisher,
             exclusions=[(e.start, e.length) for e in item.exclusions],
-            chunk_size=item.chunk_size, chunks=chunks)
+            chunk_size=item.chunk_size, chunks=chunks))
 
-    def _sign(self, principal: Principal, signer: Signer, claims: Sequence[dict[str, Any]],
+    def _sign(self, principal: Principal, signer: Signer, payloads: Sequence[bytes],
               items: Sequence[SealCreate], now: datetime) -> list[tuple[SealRow, IssuedSeal]]:
         out = []
-        for claim, item in zip(claims, items, strict=True):
-            envelope = seal_claim(claim, signer)
+        for payload, item in zip(payloads, items, strict=True):
+            envelope = sign_envelope(payload, signer)
             body = envelope.to_bytes()
             sid = seal_id(envelope)
             row = SealRow(sid, principal.tenant_id, signer.keyid, item.hash, item.size,
@@ -130,7 +163,7 @@ class SealingService:
         claims = []
         for index, item in enumerate(items):
             try:
-                claims.append(self._claim(principal, signer, item, now))
+                claims.append(self._payload(principal, signer, item, now))
             except ValidationError as exc:
                 if len(items) > 1:
                     exc.detail = f"items[{index}]: {exc.detail}"
