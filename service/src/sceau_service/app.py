@@ -6,8 +6,11 @@ import gc
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 from fastapi import FastAPI
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
 from starlette.concurrency import run_in_threadpool
 
 import sceau
@@ -19,6 +22,7 @@ from sceau_service.middleware import StrictBodyMiddleware
 from sceau_service.migrate import upgrade
 from sceau_service.routers import health, keys, seals, verify
 from sceau_service.routers import log as log_router
+from sceau_service.schemas import BatchCreate, SealCreate, VerifyCreate
 from sceau_service.sealing import SealingService
 from sceau_service.settings import Settings
 from sceau_service.state import AppState, KeyRingCache
@@ -78,6 +82,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utcnow,
         version=sceau.__version__,
         summary="Seal media with signed provenance manifests; verify them.",
         lifespan=lifespan,
+        telemetry=None if settings.telemetry else {
+            "tracing": False, "metrics": False, "logs": False},
     )
     install_error_handlers(app)
     for router in (seals.router, verify.router, keys.router, log_router.router, health.router):
@@ -92,4 +98,24 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utcnow,
 
     app.add_middleware(StrictBodyMiddleware, limit_for=limit_for,
                        multipart_paths={"/v1/verify"})
+    _document_bodies(app, (SealCreate, BatchCreate, VerifyCreate))
     return app
+
+
+def _document_bodies(app: FastAPI, models: tuple[type[BaseModel], ...]) -> None:
+    """Put in the OpenAPI components the schemas of bodies that routes validate
+    themselves (their ``openapi_extra`` refers to them by name)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            _, defs = models_json_schema([(m, "validation") for m in models],
+                                         ref_template="#/components/schemas/{model}")
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            for name, definition in defs.get("$defs", {}).items():
+                components.setdefault(name, definition)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

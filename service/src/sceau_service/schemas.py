@@ -87,11 +87,14 @@ class SealCreate(BaseModel):
         default=None, description="IPTC digital source type term or URI (default digitalCapture)")
     action: Literal["c2pa.created", "c2pa.opened"] = "c2pa.created"
     software_agent: SoftwareAgent | None = None
-    author: Annotated[list[Name], Field(max_length=16)] = []
+    # default_factory, not a [] default: pydantic deep-copies mutable defaults on every
+    # validation, a measurable share of a seal request.
+    author: Annotated[list[Name], Field(max_length=16)] = Field(default_factory=list)
     publisher: Name | None = None
-    ingredients: Annotated[list[IngredientCreate], Field(max_length=32)] = []
+    ingredients: Annotated[list[IngredientCreate], Field(max_length=32)] = Field(
+        default_factory=list)
     exclusions: Exclusions = Field(
-        default=[], description="byte ranges of the file left out of the hash, where the "
+        default_factory=list, description="byte ranges of the file left out of the hash, where the "
                                 "caller will embed the seal; 'size' is the whole file's")
     chunk_size: Annotated[int, Field(ge=1024, le=2**30)] | None = Field(
         default=None, description="chunked (Merkle) binding: the chunk size; 'hash' is "
@@ -153,7 +156,8 @@ class VerifyCreate(BaseModel):
     hash: str | None = None
     size: Annotated[int, Field(ge=0, le=2**53 - 1)] | None = None
     exclusions: Exclusions = Field(
-        default=[], description="the ranges left out of 'hash' (where the seal was found)")
+        default_factory=list,
+        description="the ranges left out of 'hash' (where the seal was found)")
     chunk_size: Annotated[int, Field(ge=1024, le=2**30)] | None = Field(
         default=None, description="set when 'hash' is a chunked binding's Merkle root")
 

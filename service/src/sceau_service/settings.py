@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     token_cache_seconds: float = Field(default=5.0, ge=0.0, le=300.0)
     keyring_cache_seconds: float = Field(default=5.0, ge=0.0, le=300.0)
     write_batch_max: int = Field(default=2048, ge=1)
+    telemetry: bool = Field(
+        default=False, description="FastAPI's native OpenTelemetry (traces, metrics, logs "
+        "through the global providers); off by default: even with no provider configured "
+        "its per-request checks cost ~5% of a seal request")
     log: bool = Field(default=True, description="append every seal to the transparency log "
                       "and put its inclusion proof in the seal (SPEC.md §6.1)")
     log_origin: str | None = Field(
