@@ -8,8 +8,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, text, update
+from sqlalchemy import Connection, Engine, LargeBinary, Table, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from sceau import KeyRecord, KeyStatus
@@ -70,6 +71,86 @@ class KeyRow:
         """The verifier's view of this key."""
         return KeyRecord(self.public_key, self.tenant_slug, self.status, self.not_before,
                          self.not_after, self.compromised_since)
+
+
+#: The seals table's columns in the order :func:`bulk_insert` takes them, and their
+#: PostgreSQL types for binary COPY (sceau_service.db's schema).
+SEAL_COLUMNS = ("seal_id", "tenant_id", "keyid", "content_sha256", "size", "media_type",
+                "created_at", "envelope")
+SEAL_PG_TYPES = ("text", "int4", "text", "text", "int8", "text", "timestamptz", "bytea")
+
+
+def bulk_insert(conn: Connection, table: Table, columns: tuple[str, ...],
+                 pg_types: tuple[str, ...], rows: Sequence[tuple[Any, ...]]) -> None:
+    """Insert ``rows`` in ``conn``'s transaction: with a binary COPY on PostgreSQL
+    (psycopg 3; ``pg_types`` are the columns' types), several times faster than an
+    executemany for the rows a batch appends; an executemany elsewhere."""
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        try:
+            import psycopg  # noqa: PLC0415 (optional: the 'postgres' extra)
+        except ImportError:  # pragma: no cover - another PostgreSQL driver
+            psycopg = None  # type: ignore[assignment]
+        driver = conn.connection.driver_connection
+        if psycopg is not None and isinstance(driver, psycopg.Connection):
+            statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
+            try:
+                with driver.cursor() as cur, cur.copy(statement) as copy:
+                    copy.set_types(list(pg_types))
+                    for row in rows:
+                        copy.write_row(row)
+            except psycopg.errors.IntegrityError as exc:
+                # The same exception as an INSERT through SQLAlchemy, on every backend.
+                raise IntegrityError(statement, None, exc) from exc
+            return
+    if conn.dialect.name == "sqlite":
+        _sqlite_insert(conn, table, columns, rows)
+        return
+    conn.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
+
+
+_SQLITE_INSERTS: dict[tuple[str, tuple[str, ...]], str] = {}
+_SQLITE_PROCESSORS: dict[tuple[str, tuple[str, ...]], tuple[tuple[int, Any], ...]] = {}
+
+
+def _sqlite_insert(conn: Connection, table: Table, columns: tuple[str, ...],
+                   rows: Sequence[tuple[Any, ...]]) -> None:
+    """The driver's executemany, with the columns' bind processors applied here: the
+    values SQLAlchemy would send, without its per-row parameter dicts and compilation,
+    which cost more than SQLite's own work for a batch."""
+    key = (table.name, columns)
+    sql = _SQLITE_INSERTS.get(key)
+    if sql is None:
+        quote = conn.dialect.identifier_preparer.quote
+        # Identifiers from this module's own schema, quoted; the values are bound.
+        sql = _SQLITE_INSERTS[key] = (
+            f"INSERT INTO {quote(table.name)} ({', '.join(map(quote, columns))}) "  # noqa: S608
+            f"VALUES ({', '.join('?' * len(columns))})")
+        # LargeBinary's processor only wraps bytes in a memoryview; sqlite3 takes bytes.
+        _SQLITE_PROCESSORS[key] = tuple(
+            (i, proc) for i, c in enumerate(columns)
+            if not isinstance(table.c[c].type, LargeBinary)
+            and (proc := table.c[c].type.dialect_impl(conn.dialect)
+                 .bind_processor(conn.dialect)) is not None)
+    processors = _SQLITE_PROCESSORS[key]
+    if processors:
+        # A batch's rows share few distinct values in these columns (its times).
+        caches: list[dict[Any, Any]] = [{} for _ in processors]
+        converted: list[tuple[Any, ...]] = []
+        for row in rows:
+            values = list(row)
+            for (i, proc), cache in zip(processors, caches, strict=True):
+                value = values[i]
+                if value is not None:
+                    done = cache.get(value)
+                    if done is None:
+                        done = cache[value] = proc(value)
+                    values[i] = done
+            converted.append(tuple(values))
+        rows = converted
+    conn.exec_driver_sql(sql, list(rows))
+
 
 
 class Store:
@@ -176,11 +257,9 @@ class Store:
         ``sceau_service.tlog``, stores seals and log entries in one commit)."""
         if not rows:
             return
-        conn.execute(insert(seals), [
-            {"seal_id": r.seal_id, "tenant_id": r.tenant_id, "keyid": r.keyid,
-             "content_sha256": r.content_sha256, "size": r.size,
-             "media_type": r.media_type, "created_at": r.created_at,
-             "envelope": r.envelope} for r in rows])
+        bulk_insert(conn, seals, SEAL_COLUMNS, SEAL_PG_TYPES, [
+            (r.seal_id, r.tenant_id, r.keyid, r.content_sha256, r.size, r.media_type,
+             r.created_at, r.envelope) for r in rows])
 
     def seal_envelope(self, seal_id: str) -> bytes | None:
         """The stored envelope bytes of a seal, or None."""

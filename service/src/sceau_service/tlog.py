@@ -29,7 +29,6 @@ from sqlalchemy import (
     Connection,
     Engine,
     Row,
-    Table,
     bindparam,
     insert,
     select,
@@ -52,7 +51,7 @@ from sceau.merkle import (
 )
 from sceau_keys import Custody
 from sceau_service.db import log_keys, log_nodes, log_state, seals
-from sceau_service.store import SealRow, Store
+from sceau_service.store import SEAL_COLUMNS, SEAL_PG_TYPES, SealRow, Store, bulk_insert
 
 __all__ = [
     "DEFAULT_ORIGIN_PREFIX",
@@ -68,10 +67,7 @@ __all__ = [
 DEFAULT_ORIGIN_PREFIX = "sceau.local/log-"
 #: Most entries one ``entries`` call returns.
 MAX_ENTRIES = 1000
-_SEAL_COLUMNS = ("seal_id", "tenant_id", "keyid", "content_sha256", "size", "media_type",
-                 "created_at", "envelope")
 # PostgreSQL types of the columns, for binary COPY (sceau_service.db's schema).
-_SEAL_TYPES = ("text", "int4", "text", "text", "int8", "text", "timestamptz", "bytea")
 _NODE_COLUMNS = ("level", "idx", "hash", "seal_id")
 _NODE_TYPES = ("int2", "int8", "bytea", "text")
 # The append's statements, built once: it runs for every batch.
@@ -366,7 +362,7 @@ class TransparencyLog:
             envelopes = attach_logs([row.envelope for row in rows], state.size,
                                     result.proofs, note)
             # The seals, as the store's insert_seals writes them (with COPY on PostgreSQL).
-            _bulk_insert(conn, seals, _SEAL_COLUMNS, _SEAL_TYPES, [
+            bulk_insert(conn, seals, SEAL_COLUMNS, SEAL_PG_TYPES, [
                 (r.seal_id, r.tenant_id, r.keyid, r.content_sha256, r.size, r.media_type,
                  r.created_at, env) for r, env in zip(rows, envelopes, strict=True)])
             # The tree's new rows: the leaves (with their seals) and the completed nodes.
@@ -374,41 +370,11 @@ class TransparencyLog:
                 (0, state.size + i, leaf, row.seal_id)
                 for i, (row, leaf) in enumerate(zip(rows, leaves, strict=True))]
             tree.extend((node.level, node.index, h, None) for node, h in result.nodes.items())
-            _bulk_insert(conn, log_nodes, _NODE_COLUMNS, _NODE_TYPES, tree)
+            bulk_insert(conn, log_nodes, _NODE_COLUMNS, _NODE_TYPES, tree)
             conn.execute(_WRITE_STATE, {"new_size": size,
                                         "new_frontier": result.frontier.to_bytes(),
                                         "new_timestamp": stamp, "new_checkpoint": note})
         return envelopes
-
-
-def _bulk_insert(conn: Connection, table: Table, columns: tuple[str, ...],
-                 pg_types: tuple[str, ...], rows: Sequence[tuple[Any, ...]]) -> None:
-    """Insert ``rows`` in ``conn``'s transaction: with a binary COPY on PostgreSQL
-    (psycopg 3; ``pg_types`` are the columns' types), several times faster than an
-    executemany for the rows a batch appends; an executemany elsewhere."""
-    if not rows:
-        return
-    if conn.dialect.name == "postgresql":
-        try:
-            import psycopg  # noqa: PLC0415 (optional: the 'postgres' extra)
-        except ImportError:  # pragma: no cover - another PostgreSQL driver
-            psycopg = None  # type: ignore[assignment]
-        driver = conn.connection.driver_connection
-        if psycopg is not None and isinstance(driver, psycopg.Connection):
-            names = ", ".join(columns)
-            with driver.cursor() as cur, cur.copy(
-                    f"COPY {table.name} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
-                copy.set_types(list(pg_types))
-                for row in rows:
-                    copy.write_row(row)
-            return
-    statement = _INSERTS.get(table.name)
-    if statement is None:
-        statement = _INSERTS[table.name] = insert(table)
-    conn.execute(statement, [dict(zip(columns, row, strict=True)) for row in rows])
-
-
-_INSERTS: dict[str, Any] = {}
 
 
 class LogKeyCache:
