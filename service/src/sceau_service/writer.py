@@ -13,6 +13,8 @@ which carry their inclusion proofs (SPEC.md §6.1).
 from __future__ import annotations
 
 import asyncio
+import queue
+import threading
 from collections import deque
 from collections.abc import Callable, Sequence
 
@@ -35,11 +37,14 @@ class SealWriter:
         self._pending: deque[tuple[Sequence[SealRow], asyncio.Future[list[bytes]]]] = deque()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._thread: _CommitThread | None = None
         self._closing = False
 
     def start(self) -> None:
         """Start the background writer on the running loop."""
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="seal-writer")
+        loop = asyncio.get_running_loop()
+        self._thread = _CommitThread(self._commit, loop)
+        self._task = loop.create_task(self._run(), name="seal-writer")
 
     def _insert(self, rows: Sequence[SealRow]) -> list[bytes]:
         self._store.insert_seals(rows)
@@ -71,8 +76,9 @@ class SealWriter:
             while self._pending:
                 batch = self._take()
                 rows = [r for item, _ in batch for r in item]
+                assert self._thread is not None
                 try:
-                    envelopes = await asyncio.to_thread(self._commit, rows)
+                    envelopes = await self._thread.commit(rows)
                 except Exception as exc:  # every waiter must hear of it
                     err = ServiceUnavailableError(f"could not store seals: {type(exc).__name__}")
                     for _, fut in batch:
@@ -94,3 +100,56 @@ class SealWriter:
         if self._task is not None:
             await self._task
             self._task = None
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.stop)
+            self._thread = None
+
+
+class _CommitThread:
+    """The one thread that runs the writer's commits.
+
+    Work goes in through a queue and results come back with ``call_soon_threadsafe``:
+    cheaper per batch than ``asyncio.to_thread``'s executor, future chaining and context
+    copy, which showed as ~10% of the event loop's time under load.
+    """
+
+    def __init__(self, commit: Callable[[Sequence[SealRow]], list[bytes]],
+                 loop: asyncio.AbstractEventLoop) -> None:
+        self._commit = commit
+        self._loop = loop
+        self._jobs: queue.SimpleQueue[
+            tuple[Sequence[SealRow], asyncio.Future[list[bytes]]] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._main, name="seal-writer", daemon=True)
+        self._thread.start()
+
+    def commit(self, rows: Sequence[SealRow]) -> asyncio.Future[list[bytes]]:
+        """Commit ``rows`` on the thread; the future settles on the loop."""
+        fut: asyncio.Future[list[bytes]] = self._loop.create_future()
+        self._jobs.put((rows, fut))
+        return fut
+
+    def _main(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            rows, fut = job
+            try:
+                result = self._commit(rows)
+            except Exception as exc:  # handed to the waiting coroutine
+                self._loop.call_soon_threadsafe(_settle, fut, None, exc)
+            else:
+                self._loop.call_soon_threadsafe(_settle, fut, result, None)
+
+    def stop(self) -> None:
+        """Finish the queued commits and end the thread (blocks: call off-loop)."""
+        self._jobs.put(None)
+        self._thread.join()
+
+
+def _settle(fut: asyncio.Future[list[bytes]], result: list[bytes] | None,
+            exc: Exception | None) -> None:
+    if fut.done():  # the waiter was cancelled
+        return
+    if exc is not None:
+        fut.set_exception(exc)
+    else:
+        assert result is not None
+        fut.set_result(result)
