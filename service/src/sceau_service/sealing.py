@@ -28,7 +28,8 @@ from sceau_service.writer import SealWriter
 
 __all__ = ["IssuedSeal", "SealingService"]
 
-#: Batches larger than this are signed in a worker thread so the event loop stays free.
+#: Batches larger than this are built and signed in a worker thread, so the event loop
+#: stays free for other requests.
 _INLINE_SIGN_LIMIT = 32
 #: Claim templates kept (one per tenant, key, first action, source type, with/without title).
 _MAX_TEMPLATES = 256
@@ -143,8 +144,17 @@ class SealingService:
             exclusions=[(e.start, e.length) for e in item.exclusions],
             chunk_size=item.chunk_size, chunks=chunks))
 
-    def _sign(self, principal: Principal, signer: Signer, payloads: Sequence[bytes],
-              items: Sequence[SealCreate], now: datetime) -> list[tuple[SealRow, IssuedSeal]]:
+    def _sign(self, principal: Principal, signer: Signer, items: Sequence[SealCreate],
+              now: datetime) -> list[tuple[SealRow, IssuedSeal]]:
+        """Validate every item (nothing is signed unless all are valid), then sign each."""
+        payloads = []
+        for index, item in enumerate(items):
+            try:
+                payloads.append(self._payload(principal, signer, item, now))
+            except ValidationError as exc:
+                if len(items) > 1:
+                    exc.detail = f"items[{index}]: {exc.detail}"
+                raise
         out = []
         for payload, item in zip(payloads, items, strict=True):
             envelope = sign_envelope(payload, signer)
@@ -160,18 +170,10 @@ class SealingService:
         principal.require("sign")
         signer = await self._signer(principal.tenant_id)
         now = self._clock()
-        claims = []
-        for index, item in enumerate(items):
-            try:
-                claims.append(self._payload(principal, signer, item, now))
-            except ValidationError as exc:
-                if len(items) > 1:
-                    exc.detail = f"items[{index}]: {exc.detail}"
-                raise
         if len(items) > _INLINE_SIGN_LIMIT:
-            signed = await asyncio.to_thread(self._sign, principal, signer, claims, items, now)
+            signed = await asyncio.to_thread(self._sign, principal, signer, items, now)
         else:
-            signed = self._sign(principal, signer, claims, items, now)
+            signed = self._sign(principal, signer, items, now)
         # The stored envelopes: with their transparency log proofs when the service logs.
         stored = await self._writer.write([row for row, _ in signed])
         return [IssuedSeal(issued.seal_id, envelope)
