@@ -39,11 +39,28 @@ from sceau.checkpoint import (
 from sceau.chunking import merkle_root
 from sceau.claim import build_claim
 from sceau.encoding import b64url_encode
-from sceau.envelope import CLAIM_PAYLOAD_TYPE, KEY_STATEMENT_PAYLOAD_TYPE, pae
+from sceau.envelope import (
+    CLAIM_PAYLOAD_TYPE,
+    KEY_STATEMENT_PAYLOAD_TYPE,
+    Envelope,
+    Signature,
+    pae,
+)
+from sceau.errors import KeyHistoryError
+from sceau.keyhistory import (
+    KEY_HISTORY_PAYLOAD_TYPE,
+    HistoryHead,
+    KeyStatement,
+    TrustAnchor,
+    sign_statement,
+    statement_digest,
+    verify_key_history,
+)
 from sceau.keyring import KeyRecord, KeyRing, KeyStatus
 from sceau.local import LocalSigner
 from sceau.logproof import LogProof, attach_log, seal_leaf_hash
 from sceau.merkle import MemorySource, inclusion_proof, tree_root
+from sceau.strictjson import loads
 from sceau.timefmt import format_time, parse_time
 from sceau.verify import ContentDigest, verify_seal
 
@@ -995,6 +1012,233 @@ def media_cases() -> list[Case]:
     return cases
 
 
+# -- key history vectors (SPEC.md §6.2.8) -----------------------------------------------
+
+HISTORY_FORMAT = "sceau-key-history-vector/1"
+HISTORY_DIR = "keyhistory"
+H_T1 = _t("2026-01-01T00:00:00Z")
+H_T2 = _t("2026-02-01T00:00:00Z")
+H_T3 = _t("2026-03-01T00:00:00Z")
+H_ISSUED = _t("2026-03-14T00:00:00Z")
+H_EXPIRES = _t("2026-03-16T00:00:00Z")
+#: Labels of the key-history TEST VECTOR keys (seeds derived like the others).
+HISTORY_KEYS = ("history-root", "history-root-2", "history-1", "history-2", "history-3",
+                "history-stranger")
+
+
+def hkey(label: str) -> LocalSigner:
+    """A key-history TEST VECTOR key."""
+    return LocalSigner.from_seed(seed(label))
+
+
+def hrec(label: str, status: KeyStatus = KeyStatus.ACTIVE, tenant: str = NEWS,
+         compromised_since: datetime | None = None) -> KeyRecord:
+    return KeyRecord(hkey(label).public_key, tenant, status,
+                     compromised_since=compromised_since)
+
+
+def raw_statement(statement: KeyStatement, labels: list[str]) -> bytes:
+    """A statement envelope signed by exactly these keys, in this order, without the
+    builder's checks (for the invalid vectors)."""
+    payload = statement.payload()
+    message = pae(KEY_STATEMENT_PAYLOAD_TYPE, payload)
+    return Envelope(KEY_STATEMENT_PAYLOAD_TYPE, payload, tuple(
+        Signature(hkey(n).keyid, hkey(n).sign(message)) for n in labels)).to_bytes()
+
+
+def history(envelopes: list[bytes], head_key: str, *, issued: datetime = H_ISSUED,
+            expires: datetime = H_EXPIRES, head_statement: bytes | None = None) -> bytes:
+    last = envelopes[-1] if head_statement is None else head_statement
+    # Read without the rules: invalid vectors have heads over statements that break them.
+    stmt_payload = base64.urlsafe_b64decode(loads(last)["payload"] + "==")
+    stmt = loads(stmt_payload)
+    tenant = stmt["tenant"]
+    head_payload = canonicalize(HistoryHead(tenant, stmt["version"],
+                                            statement_digest(stmt_payload),
+                                            issued, expires).to_json())
+    signer = hkey(head_key)
+    head = Envelope(KEY_HISTORY_PAYLOAD_TYPE, head_payload, (Signature(
+        signer.keyid, signer.sign(pae(KEY_HISTORY_PAYLOAD_TYPE, head_payload))),))
+    return canonicalize({"tenant": tenant,
+                         "statements": [loads(e) for e in envelopes],
+                         "head": head.to_json()})
+
+
+@dataclass
+class HistoryCase:
+    """One key-history vector: ``keyhistory/valid-<name>.json`` or ``invalid-<name>``."""
+
+    name: str
+    description: str
+    history: bytes
+    anchor: dict[str, Any]
+    code: str | None  # None: the history verifies
+    now: datetime = NOW
+
+    @property
+    def filename(self) -> str:
+        return f"{HISTORY_DIR}/{'valid' if self.code is None else 'invalid'}-{self.name}.json"
+
+
+def history_cases() -> list[HistoryCase]:
+    root = {"root": hkey("history-root").keyid}
+    first_key = {"key": hkey("history-1").keyid}
+    r, r2, k1, k2, k3 = ("history-root", "history-root-2", "history-1", "history-2",
+                         "history-3")
+    v1 = KeyStatement.first(NEWS, [hrec(k1)], H_T1, root=hkey(r).public_key)
+    e1 = sign_statement(v1, [hkey(k1), hkey(r)])
+    v2 = v1.successor([hrec(k1, KeyStatus.RETIRED), hrec(k2)], H_T2)
+    e2 = sign_statement(v2, [hkey(k1), hkey(k2), hkey(r)], previous=v1)
+    cases: list[HistoryCase] = []
+    kh = "sceau.keyHistory."
+
+    def add(name: str, description: str, doc: bytes, code: str | None,
+            anchor: dict[str, Any] = root, now: datetime = NOW) -> None:
+        cases.append(HistoryCase(name, description, doc, anchor, code, now))
+
+    add("first", "Version 1 only: key history-1 active, signed by it and the root.",
+        history([e1], k1), None)
+    add("rotation", "Version 2 retires history-1 and activates history-2: signed by the "
+        "outgoing key, the incoming key and the root.", history([e1, e2], k2), None)
+    add("rotation-pinned-key", "The rotation, verified from a pinned first key (no root "
+        "pin).", history([e1, e2], k2), None, first_key)
+    # Pre-published key: the root signs its addition; activating it needs no root.
+    p2 = v1.successor([hrec(k1), hrec(k2, KeyStatus.PENDING)], H_T2)
+    p3 = p2.successor([hrec(k1, KeyStatus.RETIRED), hrec(k2)], H_T3)
+    pe2 = sign_statement(p2, [hkey(k1), hkey(r)], previous=v1)
+    pe3 = sign_statement(p3, [hkey(k1), hkey(k2)], previous=p2)
+    add("prepublished-activation", "history-2 is added pending (root and active key sign), "
+        "then activated by the outgoing and incoming keys alone: no key added or revoked, "
+        "so the offline root is not needed.", history([e1, pe2, pe3], k2), None)
+    # Emergency: history-2 stolen; the root and the new key revoke it.
+    v3 = v2.successor([hrec(k1, KeyStatus.RETIRED),
+                       hrec(k2, KeyStatus.REVOKED, compromised_since=H_T3), hrec(k3)], H_T3)
+    e3 = sign_statement(v3, [hkey(k3), hkey(r)], previous=v2)
+    add("emergency-revocation", "history-2 is revoked (compromised since 2026-03-01) and "
+        "history-3 activated by the root and history-3 without the stolen key's signature.",
+        history([e1, e2, e3], k3), None)
+    n1 = KeyStatement.first(NEWS, [hrec(k1)], H_T1)
+    n2 = n1.successor([hrec(k1, KeyStatus.RETIRED), hrec(k2)], H_T2)
+    ne1 = sign_statement(n1, [hkey(k1)])
+    ne2 = sign_statement(n2, [hkey(k1), hkey(k2)], previous=n1)
+    add("no-root", "A tenant without a root: each rotation is signed by the outgoing and "
+        "incoming keys.", history([ne1, ne2], k2), None, first_key)
+    rr2 = v2.successor([hrec(k1, KeyStatus.RETIRED), hrec(k2)], H_T3,
+                       root=hkey(r2).public_key)
+    rre2 = sign_statement(rr2, [hkey(k2), hkey(r), hkey(r2)], previous=v2)
+    add("root-rotation", "Version 3 replaces the root: signed by the active key, the old "
+        "root and the new root.", history([e1, e2, rre2], k2), None)
+    seen_v1 = {**root, "version": 1, "statement": b64url_encode(statement_digest(v1))}
+    add("from-bundle", "Walk forward from a saved bundle at version 1.",
+        history([e1, e2], k2), None, seen_v1)
+
+    add("expired", "The head expired at 2026-03-16T00:00:00Z; the verifier's time is that "
+        "instant (a frozen history).", history([e1, e2], k2), kh + "expired",
+        now=H_EXPIRES)
+    seen_v3 = {**root, "version": 3, "statement": b64url_encode(statement_digest(v3))}
+    add("rollback", "The verifier saw version 3; the document stops at version 2.",
+        history([e1, e2], k2), kh + "rollback", seen_v3)
+    add("fork", "The verifier saw another version 2 (the pre-published one).",
+        history([e1, e2], k2), kh + "fork",
+        {**root, "version": 2, "statement": b64url_encode(statement_digest(p2))})
+    add("missing-outgoing-signature", "Version 2 is signed by the incoming key and the "
+        "root, not by the outgoing key (which is retired, not revoked).",
+        history([e1, raw_statement(v2, [k2, r])], k2), kh + "signatureMissing")
+    add("missing-incoming-signature", "Version 2 is signed by the outgoing key and the root, "
+        "not by the incoming key.",
+        history([e1, raw_statement(v2, [k1, r])], k2), kh + "signatureMissing")
+    add("missing-root-signature", "Version 2 adds a key without the root's signature.",
+        history([e1, raw_statement(v2, [k1, k2])], k2), kh + "signatureMissing")
+    add("no-root-one-signature", "Without a root, version 2 is signed by the incoming key "
+        "only.", history([ne1, raw_statement(n2, [k2])], k2), kh + "signatureMissing",
+        first_key)
+    flipped = loads(e2)
+    sig = bytearray(base64.urlsafe_b64decode(flipped["signatures"][0]["sig"] + "=="))
+    sig[10] ^= 1
+    flipped["signatures"][0]["sig"] = b64url_encode(bytes(sig))
+    add("signature-flipped-bit", "One bit of version 2's first signature flipped.",
+        history([e1, canonicalize(flipped)], k2), kh + "signatureInvalid")
+    add("stray-signer", "Version 2 also carries a signature by a key that may not sign it.",
+        history([e1, raw_statement(v2, [k1, k2, r, "history-stranger"])], k2),
+        kh + "signatureInvalid")
+    bad_prev = KeyStatement(NEWS, 2, H_T2, v2.keys,
+                            hashlib.sha256(b"not version 1").digest(), v2.root)
+    add("previous-wrong", "Version 2's 'previous' is not the digest of version 1.",
+        history([e1, raw_statement(bad_prev, [k1, k2, r])], k2), kh + "chainBroken")
+    gap = KeyStatement(NEWS, 3, H_T2, v2.keys, statement_digest(v1), v2.root)
+    add("version-gap", "Version 1 is followed by version 3.",
+        history([e1, raw_statement(gap, [k1, k2, r])], k2), kh + "chainBroken")
+    add("head-names-old-statement", "The head names version 1 while the document holds "
+        "version 2 (a stale head, signed by the active key).",
+        history([e1, e2], k2, head_statement=e1), kh + "chainBroken")
+    gone = v1.successor([hrec(k2)], H_T2)
+    add("key-disappears", "Version 2 drops history-1 (keys are never removed).",
+        history([e1, raw_statement(gone, [k1, k2, r])], k2), kh + "transitionInvalid")
+    r3 = v2.successor([hrec(k1, KeyStatus.REVOKED), hrec(k2)], H_T3)
+    re3 = sign_statement(r3, [hkey(k2), hkey(r)], previous=v2)
+    back = r3.successor([hrec(k1, KeyStatus.RETIRED), hrec(k2)], H_T3)
+    add("revoked-returns", "Version 4 turns revoked history-1 back into retired.",
+        history([e1, e2, re3, raw_statement(back, [k2, r])], k2), kh + "transitionInvalid")
+    c3 = v2.successor([hrec(k1, KeyStatus.REVOKED, compromised_since=H_T1), hrec(k2)], H_T3)
+    ce3 = sign_statement(c3, [hkey(k2), hkey(r)], previous=v2)
+    later = c3.successor([hrec(k1, KeyStatus.REVOKED, compromised_since=H_T2), hrec(k2)],
+                         H_T3)
+    add("compromise-moved-later", "Version 4 moves history-1's compromise time later.",
+        history([e1, e2, ce3, raw_statement(later, [k2, r])], k2), kh + "transitionInvalid")
+    two = v1.successor([hrec(k1), hrec(k2)], H_T2)
+    add("two-active", "Version 2 has two active keys.",
+        history([e1, raw_statement(two, [k1, k2, r])], k2), kh + "transitionInvalid")
+    add("untrusted-anchor", "The verifier pins another root than the history names.",
+        history([e1, e2], k2), kh + "untrustedAnchor", {"root": hkey(r2).keyid})
+    o1 = KeyStatement.first(AI, [hrec(k1, tenant=AI)], H_T1)
+    add("tenant-mismatch", "Another tenant's history where example-news's was asked for.",
+        history([sign_statement(o1, [hkey(k1)])], k1), kh + "tenantMismatch", first_key)
+    odd = loads(e1)
+    odd_payload = v1.payload().replace(b'"issued"', b' "issued"', 1)
+    odd["payload"] = b64url_encode(odd_payload)
+    odd["signatures"] = [{"keyid": hkey(n).keyid, "sig": b64url_encode(
+        hkey(n).sign(pae(KEY_STATEMENT_PAYLOAD_TYPE, odd_payload)))} for n in (k1, r)]
+    add("head-wrong-signer", "The head is signed by the retired key history-1.",
+        history([e1, e2], k1), kh + "signatureMissing")
+    add("statement-not-canonical", "Version 1's payload has a space: valid JSON, signed, "
+        "but not its canonical form.", history([canonicalize(odd)], k1), kh + "malformed")
+    return cases
+
+
+def _history_vector(case: HistoryCase) -> dict[str, Any]:
+    a = case.anchor
+    anchor = TrustAnchor(NEWS, root_keyid=a.get("root"), keyid=a.get("key"),
+                         version=a.get("version", 0),
+                         digest=None if "statement" not in a else
+                         base64.urlsafe_b64decode(a["statement"] + "="))
+    expected: dict[str, Any]
+    try:
+        verified = verify_key_history(case.history, anchor, now=case.now)
+    except KeyHistoryError as exc:
+        if exc.code != case.code:
+            raise AssertionError(f"{case.filename}: expected {case.code}, reference "
+                                 f"verifier says {exc.code} ({exc.detail})") from None
+        expected = {"ok": False, "code": exc.code}
+    else:
+        if case.code is not None:
+            raise AssertionError(f"{case.filename}: expected {case.code}, it verifies")
+        expected = {"ok": True, "version": verified.version,
+                    "keys": verified.ring.to_jwks()}
+    return {"format": HISTORY_FORMAT, "description": case.description, "tenant": NEWS,
+            "anchor": a, "now": format_time(case.now),
+            "history": case.history.decode("utf-8"), "expected": expected}
+
+
+def build_key_history() -> dict[str, bytes]:
+    """The key-history vector files (paths relative to tests/vectors/) and their bytes."""
+    files: dict[str, bytes] = {}
+    for case in history_cases():
+        if case.filename in files:
+            raise AssertionError(f"duplicate vector name {case.filename}")
+        files[case.filename] = _dump(_history_vector(case))
+    return files
+
+
 def _content_digest(content: dict[str, Any] | None) -> ContentDigest | None:
     """The verifier's digest of a vector's content (SPEC.md §9): the ``hex`` bytes minus
     the ``exclusions`` (where the verifier found the embedded seal), hashed plainly or,
@@ -1085,6 +1329,11 @@ def keys_document() -> dict[str, Any]:
             }
             for label in ("log", "other-log")
         ],
+        "key_history_keys": [
+            {"label": label, "seed_hex": seed(label).hex(),
+             "public_x": b64url_encode(hkey(label).public_key), "kid": hkey(label).keyid}
+            for label in HISTORY_KEYS
+        ],
     }
 
 
@@ -1100,8 +1349,9 @@ def build() -> dict[str, bytes]:
 
 
 def main(argv: list[str]) -> int:
-    files = build()
-    on_disk = {p.name for p in HERE.glob("*.json")}
+    files = {**build(), **build_key_history()}
+    on_disk = {p.relative_to(HERE).as_posix()
+               for p in (*HERE.glob("*.json"), *HERE.glob(f"{HISTORY_DIR}/*.json"))}
     if "--check" in argv:
         stale = sorted(on_disk - set(files))
         differ = sorted(n for n, b in files.items()
@@ -1113,10 +1363,11 @@ def main(argv: list[str]) -> int:
         return 1 if stale or differ else 0
     for name in sorted(on_disk - set(files)):
         (HERE / name).unlink()
+    (HERE / HISTORY_DIR).mkdir(exist_ok=True)
     for name, data in files.items():
         (HERE / name).write_bytes(data)
-    valid = sum(n.startswith("valid-") for n in files)
-    invalid = sum(n.startswith("invalid-") for n in files)
+    valid = sum(Path(n).name.startswith("valid-") for n in files)
+    invalid = sum(Path(n).name.startswith("invalid-") for n in files)
     print(f"wrote {valid} valid and {invalid} invalid vectors to {HERE}")
     return 0
 

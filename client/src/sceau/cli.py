@@ -12,7 +12,10 @@ Exit codes (scripts rely on them):
 * ``inspect``: 0 shown; 1 no seal, or a seal that cannot be read; 2 usage or I/O error.
 * ``strip``: 0 every file's embedded seal removed; 1 some file had none; 2 usage, I/O or
   malformed-file error.
-* ``keys fetch``: 0 saved; 2 otherwise.
+* ``keys fetch``: 0 saved; 2 usage, network or file error.  With ``--bundle`` (a tenant's
+  signed key history, SPEC.md §6.2): 3 the history does not verify against the pin or the
+  saved bundle (signatures, chain, expired); 4 rollback or fork (older than, or different
+  from, the history already saved).
 * ``log key``: 0 printed or saved; 2 otherwise.
 * ``log verify`` (a transparency log monitor): 0 the latest checkpoint verifies and is
   consistent with the saved one (or is the first one saved); 3 the checkpoint's signature
@@ -56,6 +59,9 @@ from sceau.envelope import CLAIM_PAYLOAD_TYPE, MAX_ENVELOPE_BYTES, parse_envelop
 from sceau.errors import (
     ConflictError,
     KeyCustodyError,
+    KeyHistoryError,
+    KeyHistoryForkError,
+    KeyHistoryRollbackError,
     MalformedMediaError,
     NoSealFoundError,
     NotFoundError,
@@ -66,6 +72,7 @@ from sceau.errors import (
     UnsupportedMediaError,
     ValidationError,
 )
+from sceau.keyhistory import TrustBundle, update_trust_bundle, verify_seal_with_history
 from sceau.keyring import KeyRing
 from sceau.media import (
     EmbeddedSeal,
@@ -194,6 +201,9 @@ def _build_parser() -> _Parser:
     _add_server(verify)
     verify.add_argument("--keys", metavar="JWKS_FILE",
                         help="verify offline with keys saved by 'sceau keys fetch'")
+    verify.add_argument("--trust-bundle", metavar="BUNDLE_FILE",
+                        help="verify offline with a tenant's signed key history saved by "
+                             "'sceau keys fetch --bundle' (trusts that tenant only)")
     verify.add_argument("--trust", action="append", metavar="TENANT",
                         help="trust only these signers (repeatable; default: every "
                              "tenant in the key set)")
@@ -221,11 +231,31 @@ def _build_parser() -> _Parser:
     keys = commands.add_parser("keys", help="manage verification keys")
     keys_commands = keys.add_subparsers(dest="keys_command", required=True,
                                         metavar="ACTION")
-    fetch = keys_commands.add_parser("fetch", help="save the service's JWKS for offline "
-                                     "'verify --keys'")
+    fetch = keys_commands.add_parser(
+        "fetch", help="save the service's JWKS for offline 'verify --keys', or a tenant's "
+                      "signed key history for 'verify --trust-bundle'",
+        description="Without --bundle: save the service's JWKS.  With --bundle FILE: fetch "
+                    "a tenant's signed key history, verify it, and save it as a trust "
+                    "bundle.  The first fetch pins the tenant's root key (--pin-root) or a "
+                    "signing key (--pin-key), or, with --trust-on-first-use, whatever key "
+                    "the service shows first; later fetches walk forward from the saved "
+                    "bundle and refuse an older or different history.  Key ids may "
+                    "start with '-': write --pin-root=KEYID.")
     _add_server(fetch)
     fetch.add_argument("-o", "--output", metavar="FILE", default="-",
                        help="where to write the JWKS (default: standard output)")
+    fetch.add_argument("--bundle", metavar="FILE",
+                       help="create or update this trust bundle (needs --tenant the first "
+                            "time)")
+    fetch.add_argument("--tenant", metavar="SLUG", help="the tenant whose history to fetch")
+    fetch.add_argument("--pin-root", metavar="KEYID",
+                       help="first fetch: trust the history that this root key vouches for")
+    fetch.add_argument("--pin-key", metavar="KEYID",
+                       help="first fetch: trust the history that this signing key vouches "
+                            "for")
+    fetch.add_argument("--trust-on-first-use", action="store_true",
+                       help="first fetch: pin the first key the history names (check its "
+                            "id out of band)")
 
     log = commands.add_parser("log", help="the service's transparency log")
     log_commands = log.add_subparsers(dest="log_command", required=True, metavar="ACTION")
@@ -562,6 +592,31 @@ def _load_keys(args: argparse.Namespace, transport: httpx.BaseTransport | None) 
         return client.keyring(trusted)
 
 
+def _verifier(args: argparse.Namespace,
+              transport: httpx.BaseTransport | None) -> Callable[..., Verdict]:
+    """How ``verify`` checks a seal: against a trust bundle's key history (SPEC.md §6.2),
+    or :func:`verify_seal` with the ring of ``--keys`` or the service."""
+    if args.trust_bundle is None:
+        ring = _load_keys(args, transport)
+        return lambda seal, **kw: verify_seal(seal, ring, **kw)
+    if args.keys is not None or args.trust:
+        raise ValidationError("--trust-bundle trusts its own tenant: --keys and --trust do "
+                              "not apply")
+    bundle = _read_bundle(args.trust_bundle)
+    # A history that no longer verifies (expired, tampered) is a failing verdict with its
+    # sceau.keyHistory.* code, not an error: the seal cannot be vouched for.
+    return lambda seal, **kw: verify_seal_with_history(seal, dict(bundle.document),
+                                                       bundle.anchor, **kw)
+
+
+def _read_bundle(path: str | os.PathLike[str]) -> TrustBundle:
+    with open(path, "rb") as f:
+        data = f.read(_MAX_JWKS_BYTES + 1)
+    if len(data) > _MAX_JWKS_BYTES:
+        raise ValidationError(f"{path}: too large for a trust bundle")
+    return TrustBundle.from_bytes(data)
+
+
 def _read_log_keys(path: str) -> list[LogKey]:
     """Verifier keys from a file: one per line; blank lines and ``#`` comments skipped."""
     with open(path, "rb") as f:
@@ -592,9 +647,10 @@ def _load_log_keys(args: argparse.Namespace,
     when it keeps no log), and none offline (``--keys``) without ``--log-key``."""
     if args.log_key is not None:
         return _read_log_keys(args.log_key)
-    if args.keys is not None:
+    if args.keys is not None or args.trust_bundle is not None:
         if args.require_log:
-            raise ValidationError("--require-log offline (--keys) needs --log-key")
+            raise ValidationError("--require-log offline (--keys, --trust-bundle) needs "
+                                  "--log-key")
         return None
     try:
         with Client(args.server, transport=transport) as client:
@@ -670,6 +726,11 @@ def _print_verdict(path: str, verdict: Verdict) -> None:
              f"of the content: {ranges}" + (f" and {more} more" if more > 0 else ""))
     if verdict.claim is not None:
         _out(f"  origin      {describe_origin(verdict.claim)} (as the signer states)")
+    history = [c for c in verdict.status_codes if c.startswith("sceau.keyHistory.")]
+    if history:
+        hint = (" (it is stale: fetch it again with 'sceau keys fetch --bundle FILE')"
+                if history[0] == "sceau.keyHistory.expired" else "")
+        _out(f"  keys        the trust bundle's key history does not verify{hint}")
     _out(f"  status      {', '.join(verdict.status_codes)}")
 
 
@@ -745,22 +806,22 @@ def _cmd_verify(args: argparse.Namespace, transport: httpx.BaseTransport | None)
     except OSError as exc:
         _io_error(exc, sidecar_path(path))
         return EXIT_USAGE
-    ring, failed = _fetch(_load_keys, args, transport, args.keys, "keys")
-    if ring is None:
+    check, failed = _fetch(_verifier, args, transport, args.trust_bundle or args.keys, "keys")
+    if check is None:
         return failed
     log_keys, failed = _fetch(_load_log_keys, args, transport, args.log_key, "log keys")
     if failed != EXIT_OK:
         return failed
     log = {"log_keys": log_keys, "require_log": args.require_log}
     now = datetime.now(UTC)
-    verdict = verify_seal(seal, ring, now=now, **log)
+    verdict = check(seal, now=now, **log)
     try:
         digest = _content_digest(path, verdict, embedded, media)
     except OSError as exc:
         _io_error(exc, path)
         return EXIT_USAGE
     if digest is not None:
-        verdict = verify_seal(seal, ring, now=now, content=digest, **log)
+        verdict = check(seal, now=now, content=digest, **log)
     if args.json:
         _dump_json({"file": args.file, **report(verdict), "seal_location": location})
     else:
@@ -936,6 +997,11 @@ def _cmd_strip(args: argparse.Namespace) -> int:
 
 
 def _cmd_keys_fetch(args: argparse.Namespace, transport: httpx.BaseTransport | None) -> int:
+    if args.bundle is not None:
+        return _cmd_keys_fetch_bundle(args, transport)
+    if args.tenant or args.pin_root or args.pin_key or args.trust_on_first_use:
+        _err("--tenant, --pin-root, --pin-key and --trust-on-first-use go with --bundle")
+        return EXIT_USAGE
     try:
         with Client(args.server, transport=transport) as client:
             doc = client.jwks()
@@ -946,6 +1012,66 @@ def _cmd_keys_fetch(args: argparse.Namespace, transport: httpx.BaseTransport | N
     text = json.dumps(doc, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
     return _save_text(args.output, text,
                       f"saved {len(ring)} key(s) from {args.server} to {args.output}")
+
+
+def _cmd_keys_fetch_bundle(args: argparse.Namespace,
+                           transport: httpx.BaseTransport | None) -> int:
+    path = Path(args.bundle)
+    try:
+        saved = _read_bundle(path) if path.exists() else None
+    except OSError as exc:
+        _io_error(exc, path)
+        return EXIT_USAGE
+    except SceauError as exc:
+        _lib_error(exc, f"{path}: ")
+        return EXIT_USAGE
+    pinning = args.pin_root or args.pin_key or args.trust_on_first_use
+    if saved is not None and pinning:
+        _err(f"{path} is already pinned ({_pin_text(saved)}); remove it to pin again")
+        return EXIT_USAGE
+    if saved is None and not pinning:
+        _err("first fetch: give --pin-root KEYID or --pin-key KEYID (or "
+             "--trust-on-first-use)")
+        return EXIT_USAGE
+    tenant = args.tenant or (saved.tenant if saved is not None else None)
+    if tenant is None:
+        _err("first fetch: give --tenant")
+        return EXIT_USAGE
+    try:
+        with Client(args.server, transport=transport) as client:
+            document = client.key_history(tenant)
+    except SceauError as exc:
+        _lib_error(exc, f"cannot get the key history of {tenant} from {args.server}: ")
+        return EXIT_USAGE
+    try:
+        bundle = update_trust_bundle(saved, document, now=datetime.now(UTC), tenant=tenant,
+                                     pin_root=args.pin_root, pin_key=args.pin_key,
+                                     trust_on_first_use=args.trust_on_first_use)
+    except (KeyHistoryRollbackError, KeyHistoryForkError) as exc:
+        _err(f"ROLLBACK: {exc.detail} ({exc.code}); {path} is unchanged")
+        return EXIT_LOG_ROLLBACK
+    except KeyHistoryError as exc:
+        _err(f"the key history of {tenant} does not verify: {exc.detail} ({exc.code}); "
+             f"{path} is unchanged")
+        return EXIT_LOG_BAD_SIGNATURE
+    try:
+        atomic_write(path, bundle.to_bytes())
+    except OSError as exc:
+        _io_error(exc, path)
+        return EXIT_USAGE
+    before = "" if saved is None else f" (was version {saved.anchor.version})"
+    if saved is None and args.trust_on_first_use:
+        _out(f"pinned key {bundle.anchor.keyid} of {tenant} on first use: check this id "
+             "out of band")
+    _out(f"saved the key history of {tenant} at version {bundle.anchor.version}{before} "
+         f"to {path} ({_pin_text(bundle)})")
+    return EXIT_OK
+
+
+def _pin_text(bundle: TrustBundle) -> str:
+    a = bundle.anchor
+    return " and ".join(f"{what} {kid}" for what, kid in (("root", a.root_keyid),
+                                                         ("key", a.keyid)) if kid)
 
 
 def _save_text(output: str, text: str, done: str) -> int:

@@ -58,6 +58,7 @@ from sceau.errors import (
     ValidationError,
     error_from_code,
 )
+from sceau.keyhistory import MAX_HISTORY_BYTES
 from sceau.keyring import KeyRing
 from sceau.logproof import MAX_PROOF_HASHES, LogProof, seal_leaf_hash
 from sceau.merkle import HASH_SIZE
@@ -84,6 +85,7 @@ MAX_BACKOFF = 8.0
 #: Largest answer body read (a full batch of seals is far below this).
 MAX_RESPONSE_BYTES = 64 << 20
 _MAX_ERROR_BYTES = 64 << 10
+_TENANT = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 _SEAL_ID = re.compile(r"[0-9a-f]{64}")
 _NEVER_SENT: tuple[type[Exception], ...] = (
     httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -456,6 +458,19 @@ class Client:
         ``trusted_tenants=None`` trusts every tenant the service publishes a key for.
         """
         return KeyRing.from_jwks(self.jwks(), trusted_tenants)
+
+    def key_history(self, tenant: str) -> bytes:
+        """A tenant's signed key history document (``GET /v1/tenants/{tenant}/keys/history``,
+        SPEC.md §6.2.4), as the exact bytes served: NOT verified here.  Verify it with
+        :func:`sceau.keyhistory.verify_key_history` and a trust anchor, or save it with
+        :func:`sceau.keyhistory.update_trust_bundle`."""
+        if _TENANT.fullmatch(tenant) is None:
+            raise ValidationError("tenant must be a slug: [a-z0-9][a-z0-9-]{0,62}")
+        response = self._request("GET", f"/v1/tenants/{tenant}/keys/history",
+                                 idempotent=True)
+        if len(response.content) > MAX_HISTORY_BYTES:
+            raise _unreadable("key history is too large")
+        return response.content
 
     def verify_remote(self, seal: bytes | str | None = None, *,
                       digest: ContentDigest | None = None) -> dict[str, Any]:

@@ -13,11 +13,23 @@ from typing import ClassVar
 __all__ = [
     "AuthenticationError",
     "ConflictError",
+    "DependencyMissingError",
     "DuplicateKeyError",
     "FloatNotAllowedError",
     "IntegerOutOfRangeError",
     "InvalidHashError",
+    "InvalidKeyTransitionError",
     "KeyCustodyError",
+    "KeyHistoryChainBrokenError",
+    "KeyHistoryError",
+    "KeyHistoryExpiredError",
+    "KeyHistoryForkError",
+    "KeyHistoryRollbackError",
+    "KeyHistorySignatureInvalidError",
+    "KeyHistorySignatureMissingError",
+    "KeyHistoryTenantMismatchError",
+    "KeyHistoryTransitionError",
+    "KeyHistoryUntrustedAnchorError",
     "MalformedEnvelopeError",
     "MalformedJSONError",
     "MalformedMediaError",
@@ -28,6 +40,7 @@ __all__ = [
     "PayloadTooLargeError",
     "PermissionDeniedError",
     "RateLimitedError",
+    "RequestTimeoutError",
     "SceauError",
     "ServiceUnavailableError",
     "TransportError",
@@ -189,11 +202,25 @@ class ConflictError(SceauError):
     http_status = 409
 
 
+class InvalidKeyTransitionError(ConflictError):
+    """A key lifecycle change the state machine forbids (SPEC.md §5.3): e.g. un-revoking,
+    activating a retired key, or moving a compromise time later."""
+
+    code = "invalid_key_transition"
+
+
 class RateLimitedError(SceauError):
     """Too many requests; retry after the delay the service gives."""
 
     code = "rate_limited"
     http_status = 429
+
+
+class RequestTimeoutError(SceauError):
+    """The request (headers or body) did not arrive in time (RFC 9110 §15.5.9)."""
+
+    code = "request_timeout"
+    http_status = 408
 
 
 # -- verification ----------------------------------------------------------------------
@@ -208,6 +235,72 @@ class VerificationError(SceauError):
     def __init__(self, detail: str = "", status_codes: tuple[str, ...] = ()) -> None:
         super().__init__(detail)
         self.status_codes = status_codes
+
+
+class KeyHistoryError(SceauError):
+    """A tenant's signed key history does not verify (SPEC.md §6.2).  Each subclass has its
+    own ``sceau.keyHistory.*`` code, which is also the verdict's status code when a seal is
+    verified against the history."""
+
+    code = "sceau.keyHistory.malformed"
+    http_status = 422
+
+
+class KeyHistoryTenantMismatchError(KeyHistoryError):
+    """The history, a statement or the head names another tenant than the anchor."""
+
+    code = "sceau.keyHistory.tenantMismatch"
+
+
+class KeyHistoryUntrustedAnchorError(KeyHistoryError):
+    """The pinned root or key never vouches for the history."""
+
+    code = "sceau.keyHistory.untrustedAnchor"
+
+
+class KeyHistorySignatureMissingError(KeyHistoryError):
+    """A statement or the head lacks a signature the signing rules require."""
+
+    code = "sceau.keyHistory.signatureMissing"
+
+
+class KeyHistorySignatureInvalidError(KeyHistoryError):
+    """A signature does not verify, or is by a key not allowed to sign there."""
+
+    code = "sceau.keyHistory.signatureInvalid"
+
+
+class KeyHistoryChainBrokenError(KeyHistoryError):
+    """Versions are not 1, 2, 3, ..., a ``previous`` digest is wrong, or the head does not
+    name the last statement."""
+
+    code = "sceau.keyHistory.chainBroken"
+
+
+class KeyHistoryTransitionError(KeyHistoryError):
+    """A statement changes the key set in a way the rules forbid (a key disappears, a
+    revoked key comes back, a compromise time moves later, no single active key, ...)."""
+
+    code = "sceau.keyHistory.transitionInvalid"
+
+
+class KeyHistoryRollbackError(KeyHistoryError):
+    """The history is older than one already seen (lower version or earlier head)."""
+
+    code = "sceau.keyHistory.rollback"
+
+
+class KeyHistoryForkError(KeyHistoryError):
+    """At a version already seen, the history holds a different statement."""
+
+    code = "sceau.keyHistory.fork"
+
+
+class KeyHistoryExpiredError(KeyHistoryError):
+    """The head's ``expires`` has passed: the history may be frozen (an attacker replaying
+    an old one)."""
+
+    code = "sceau.keyHistory.expired"
 
 
 # -- keys and infrastructure -----------------------------------------------------------
@@ -225,6 +318,13 @@ class ServiceUnavailableError(SceauError):
 
     code = "unavailable"
     http_status = 503
+
+
+class DependencyMissingError(SceauError):
+    """An optional dependency is not installed (e.g. c2pa-python for ``sceau[c2pa]``)."""
+
+    code = "dependency_missing"
+    http_status = 501
 
 
 class TransportError(SceauError):
