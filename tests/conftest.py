@@ -19,6 +19,8 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import URL, make_url
 
+from .softhsm import SoftHsm, softhsm_session
+
 PG_ENV = "SCEAU_TEST_POSTGRES_URL"
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 TEST_PASSPHRASE = "test-passphrase-not-a-secret"
@@ -93,6 +95,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
+@pytest.fixture(scope="session")
+def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SoftHsm]:
+    """A private SoftHSM2 with initialised tokens for this session (tests/softhsm.py).
+
+    Skipped loudly when SoftHSM2 or python-pkcs11 is missing, except in CI, where that
+    fails.
+    """
+    yield from softhsm_session(tmp_path_factory.mktemp("softhsm"))
+
+
 def free_port() -> int:
     """A free TCP port on the loopback interface."""
     with socket.socket() as s:
@@ -114,15 +126,17 @@ class ServerProcess:
 
 
 def start_server(tmp_path: Path, database_url: str | None = None,
-                 name: str = "server") -> ServerProcess:
+                 name: str = "server", extra_env: dict[str, str] | None = None
+                 ) -> ServerProcess:
     """Bootstrap a data dir (tenant ``dev``, key, token) and start the service on it.
 
     Several servers started on the same ``tmp_path`` share the data dir (keys, dev token)
-    and, given the same ``database_url``, the database: replicas.
+    and, given the same ``database_url``, the database: replicas.  ``extra_env`` adds to
+    the server's environment (e.g. the PKCS#11 custody's settings).
     """
     data_dir = tmp_path / "data"
     env = {**os.environ, "SCEAU_DATA_DIR": str(data_dir),
-           "SCEAU_KEY_PASSPHRASE": TEST_PASSPHRASE}
+           "SCEAU_KEY_PASSPHRASE": TEST_PASSPHRASE, **(extra_env or {})}
     if database_url:
         env["SCEAU_DATABASE_URL"] = database_url
     port = free_port()
