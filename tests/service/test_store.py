@@ -26,7 +26,7 @@ from sceau_service.writer import SealWriter
 from ..conftest import PG_DEFAULT, PG_ENV, _in_ci
 
 TABLES = {"tenants", "api_tokens", "signing_keys", "seals", "log_keys", "log_state",
-          "log_nodes"}
+          "log_nodes", "key_statements", "rotation_policies"}
 
 
 def _now() -> datetime:
@@ -90,7 +90,7 @@ def test_migrations_round_trip_and_match_the_metadata(fresh_engine: Engine) -> N
 
     upgrade(fresh_engine)
     assert _tables(fresh_engine) == TABLES | {"alembic_version"}
-    assert _revision(fresh_engine) == "0002"
+    assert _revision(fresh_engine) == "0003"
     assert _diff(fresh_engine) == []
     upgrade(fresh_engine)  # idempotent
     store = Store(fresh_engine)
@@ -102,7 +102,7 @@ def test_migrations_round_trip_and_match_the_metadata(fresh_engine: Engine) -> N
 
     upgrade(fresh_engine)
     assert _tables(fresh_engine) == TABLES | {"alembic_version"}
-    assert _revision(fresh_engine) == "0002"
+    assert _revision(fresh_engine) == "0003"
     assert _diff(fresh_engine) == []
     # the re-created schema is empty and usable
     store = Store(fresh_engine)
@@ -117,7 +117,7 @@ def test_concurrent_upgrades_are_safe(fresh_engine: Engine) -> None:
         await asyncio.gather(*(asyncio.to_thread(upgrade, fresh_engine) for _ in range(4)))
 
     asyncio.run(main())
-    assert _revision(fresh_engine) == "0002"
+    assert _revision(fresh_engine) == "0003"
     assert _diff(fresh_engine) == []
 
 
@@ -194,7 +194,8 @@ def test_one_active_key_per_tenant(store: Store) -> None:
     with store.engine.connect() as conn:
         per_tenant = conn.execute(
             select(signing_keys.c.tenant_id, func.count())
-            .where(signing_keys.c.status == KeyStatus.ACTIVE.value)
+            .where(signing_keys.c.status == KeyStatus.ACTIVE.value,
+                   signing_keys.c.role == "signing")  # root keys: one per tenant of their own
             .group_by(signing_keys.c.tenant_id)).all()
     assert all(count == 1 for _, count in per_tenant)
 

@@ -6,6 +6,7 @@ import os
 import secrets
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 from pydantic import SecretStr
 
@@ -13,15 +14,17 @@ from sceau import KeyStatus
 from sceau.atomic import atomic_write
 from sceau.errors import KeyCustodyError, NotFoundError
 from sceau_keys import EncryptedFileCustody
+from sceau_keys.pkcs11 import Pkcs11Custody
 from sceau_service.auth import SCOPES, hash_token, new_token
 from sceau_service.db import make_engine
 from sceau_service.migrate import upgrade
+from sceau_service.registry import Registry
 from sceau_service.settings import Settings
 from sceau_service.store import Store, TenantRow
 from sceau_service.tlog import LogKeyRow, TransparencyLog
 
 __all__ = ["DevBootstrap", "bootstrap_dev", "create_key", "create_log_key", "create_token",
-           "ensure_log_key", "ensure_tenant"]
+           "custody_for", "ensure_log_key", "ensure_tenant", "root_custody_for"]
 
 DEV_TENANT = "dev"
 
@@ -30,12 +33,46 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def custody_for(settings: Settings) -> EncryptedFileCustody:
-    """The file custody configured by ``settings`` (needs SCEAU_KEY_PASSPHRASE)."""
-    if settings.key_passphrase is None:
+#: A configured custody backend (both satisfy :class:`sceau_keys.Custody`, and their
+#: signers carry ``public_key``).
+AnyCustody = EncryptedFileCustody | Pkcs11Custody
+
+
+def custody_for(settings: Settings, role: Literal["signing", "root"] = "signing"
+                ) -> AnyCustody:
+    """The custody configured by ``settings`` (SCEAU_CUSTODY) for signing keys (and the
+    log's key) or, with ``role="root"``, for tenant root keys.
+
+    ``file``: encrypted files in ``data_dir/keys`` (root: ``data_dir/root-keys``, with
+    SCEAU_ROOT_KEY_PASSPHRASE or else SCEAU_KEY_PASSPHRASE).  ``pkcs11``: the token
+    SCEAU_PKCS11_TOKEN_LABEL (root: SCEAU_PKCS11_ROOT_TOKEN_LABEL, or the same token with
+    root keys labelled ``root/<keyid>``), PIN SCEAU_PKCS11_PIN.
+    """
+    if settings.custody == "pkcs11":
+        if settings.pkcs11_pin is None:
+            raise KeyCustodyError("set SCEAU_PKCS11_PIN to use the PKCS#11 custody")
+        token = settings.pkcs11_token_label
+        if role == "root" and settings.pkcs11_root_token_label:
+            token = settings.pkcs11_root_token_label
+        return Pkcs11Custody(settings.pkcs11_module, token,
+                             settings.pkcs11_pin.get_secret_value(),
+                             role="root" if role == "root" else "")
+    passphrase = settings.key_passphrase
+    if role == "root":
+        passphrase = settings.root_key_passphrase or passphrase
+    if passphrase is None:
         raise KeyCustodyError("set SCEAU_KEY_PASSPHRASE to create or use signing keys")
-    return EncryptedFileCustody(settings.keys_dir,
-                                settings.key_passphrase.get_secret_value().encode())
+    return EncryptedFileCustody(settings.root_keys_dir if role == "root" else settings.keys_dir,
+                                passphrase.get_secret_value().encode())
+
+
+def root_custody_for(settings: Settings) -> AnyCustody | None:
+    """The custody of tenants' root keys, or None when none is configured here (root keys
+    are meant to stay offline: changes that need one then fail with ``key_unavailable``)."""
+    try:
+        return custody_for(settings, "root")
+    except KeyCustodyError:
+        return None
 
 
 def ensure_tenant(store: Store, slug: str, name: str | None = None) -> TenantRow:
@@ -46,21 +83,20 @@ def ensure_tenant(store: Store, slug: str, name: str | None = None) -> TenantRow
         return store.create_tenant(slug, name or slug, _now())
 
 
-def create_key(store: Store, custody: EncryptedFileCustody, tenant: TenantRow) -> str:
-    """Generate a key in custody and make it the tenant's active key; returns its id."""
-    signer = custody.generate()
-    store.add_key(tenant.id, signer.keyid, signer.public_key, KeyStatus.ACTIVE, "file", _now())
-    return signer.keyid
+def create_key(store: Store, custody: AnyCustody, tenant: TenantRow) -> str:
+    """Generate a key in custody and make it the tenant's active key (a rotation when it
+    has one: the key statement is signed by both, sceau_service.registry); returns its id."""
+    return Registry(store, custody).rotate(tenant, new=True).keyid
 
 
-def create_log_key(store: Store, custody: EncryptedFileCustody,
+def create_log_key(store: Store, custody: AnyCustody,
                    origin: str | None = None) -> LogKeyRow:
     """Generate a transparency log key and make it the log's active key: the first one
     creates the log (``origin``, or a default), a later one rotates the log's key."""
     return TransparencyLog(store, custody, _now).create_key(origin)
 
 
-def ensure_log_key(store: Store, custody: EncryptedFileCustody,
+def ensure_log_key(store: Store, custody: AnyCustody,
                    origin: str | None = None) -> str:
     """The log's active key id: the log is created when missing, and gets a new key when
     this custody does not hold the active one (a data dir joining an existing database)."""

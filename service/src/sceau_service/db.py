@@ -33,11 +33,13 @@ from sqlalchemy.types import TypeDecorator
 
 __all__ = [
     "api_tokens",
+    "key_statements",
     "log_keys",
     "log_nodes",
     "log_state",
     "make_engine",
     "metadata",
+    "rotation_policies",
     "seals",
     "signing_keys",
     "tenants",
@@ -77,6 +79,9 @@ tenants = Table(
     Column("slug", String(63), nullable=False, unique=True),
     Column("name", String(200), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    #: Bumped by every change to the tenant's keys (the registry's row lock, and the
+    #: version of the key statement that records the change).
+    Column("key_series", Integer, nullable=False, server_default=text("0")),
 )
 
 api_tokens = Table(
@@ -101,6 +106,33 @@ signing_keys = Table(
     Column("not_before", UTCDateTime, nullable=True),
     Column("not_after", UTCDateTime, nullable=True),
     Column("compromised_since", UTCDateTime, nullable=True),
+    #: 'signing' (signs seals; published in the JWKS) or 'root' (the tenant's offline key:
+    #: co-signs key statements only).
+    Column("role", String(16), nullable=False, server_default=text("'signing'")),
+    # Exactly one active key per tenant and role, whatever races the application has.
+    Index("ix_signing_keys_one_active", "tenant_id", "role", unique=True,
+          sqlite_where=text("status = 'active'"), postgresql_where=text("status = 'active'")),
+)
+
+#: The tenant's signed key history (sceau.keyhistory): one statement per change, each a
+#: full snapshot of the tenant's keys chained to the previous one.  Never updated or deleted.
+key_statements = Table(
+    "key_statements", metadata,
+    Column("tenant_id", Integer, ForeignKey("tenants.id"), primary_key=True,
+           autoincrement=False),
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("envelope", LargeBinary, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+#: Scheduled rotation (sceau_keys.lifecycle.RotationPolicy), at most one per tenant.
+rotation_policies = Table(
+    "rotation_policies", metadata,
+    Column("tenant_id", Integer, ForeignKey("tenants.id"), primary_key=True,
+           autoincrement=False),
+    Column("every_seconds", BigInteger, nullable=False),
+    Column("overlap_seconds", BigInteger, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
 )
 
 seals = Table(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,6 +30,8 @@ from sceau_service.writer import SealWriter
 
 __all__ = ["IssuedSeal", "SealingService"]
 
+log = logging.getLogger("sceau_service")
+
 #: Batches larger than this are built and signed in a worker thread, so the event loop
 #: stays free for other requests.
 _INLINE_SIGN_LIMIT = 32
@@ -48,13 +52,25 @@ class SealingService:
     """Signs claims with each tenant's active key and stores the seals."""
 
     def __init__(self, store: Store, custody: Custody | None, writer: SealWriter,
-                 clock: Callable[[], datetime], generator: tuple[str, str]) -> None:
+                 clock: Callable[[], datetime], generator: tuple[str, str], *,
+                 key_check_seconds: float = 1.0) -> None:
         self._store = store
         self._custody = custody
         self._writer = writer
         self._clock = clock
         self._generator = generator
         self._signers: dict[int, Signer] = {}
+        # Signer selection after rotations (sceau_service.registry): each loaded signer is
+        # trusted to be the tenant's active key until _fresh_until; then one indexed lookup,
+        # off the request's path, checks it (a rotation made by another replica is seen
+        # within key_check_seconds).  _generation counts invalidations, so that a load
+        # that started before one never installs a signer it made stale.
+        self._key_check_seconds = key_check_seconds
+        self._fresh_until: dict[int, float] = {}
+        self._generation: dict[int, int] = {}
+        self._checking: set[int] = set()
+        self._load_locks: dict[int, asyncio.Lock] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
         self._templates: dict[tuple[str, str, str, str | None, bool], object] = {}
 
     def now(self) -> datetime:
@@ -62,25 +78,71 @@ class SealingService:
         return self._clock()
 
     def _load_signer(self, tenant_id: int) -> Signer:
-        key = self._store.active_key(tenant_id)
-        if key is None:
+        generation = self._generation.get(tenant_id, 0)
+        keyid = self._store.active_keyid(tenant_id)
+        if keyid is None:
             raise KeyCustodyError("this tenant has no active signing key")
         if self._custody is None:
             raise KeyCustodyError("no key custody is configured (set SCEAU_KEY_PASSPHRASE)")
-        signer = self._custody.signer(key.keyid)
-        self._signers[tenant_id] = signer
+        signer = self._custody.signer(keyid)
+        if self._generation.get(tenant_id, 0) == generation:
+            self._signers[tenant_id] = signer
+            self._fresh_until[tenant_id] = time.monotonic() + self._key_check_seconds
         return signer
 
     async def _signer(self, tenant_id: int) -> Signer:
-        """The tenant's active signer, loaded from custody on first use (off-loop)."""
+        """The tenant's active signer, loaded from custody on first use (off-loop, once
+        however many requests wait for it) and re-checked every ``key_check_seconds``."""
         signer = self._signers.get(tenant_id)
         if signer is None:
-            signer = await asyncio.to_thread(self._load_signer, tenant_id)
+            lock = self._load_locks.setdefault(tenant_id, asyncio.Lock())
+            async with lock:
+                signer = self._signers.get(tenant_id)
+                if signer is None:
+                    signer = await asyncio.to_thread(self._load_signer, tenant_id)
+            return signer
+        if (time.monotonic() >= self._fresh_until.get(tenant_id, 0.0)
+                and tenant_id not in self._checking):
+            # This request goes on with the signer it has: that key was active moments
+            # ago, and a retired key's window stays open (sceau_keys.lifecycle).
+            self._checking.add(tenant_id)
+            task = asyncio.create_task(self._recheck(tenant_id, signer))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         return signer
 
-    def forget_signers(self) -> None:
-        """Drop loaded signers (after a key change) so the next seal reloads them."""
-        self._signers.clear()
+    async def _recheck(self, tenant_id: int, signer: Signer) -> None:
+        """Is ``signer`` still the tenant's active key?  If not, load the one that is."""
+        try:
+            generation = self._generation.get(tenant_id, 0)
+            keyid = await asyncio.to_thread(self._store.active_keyid, tenant_id)
+            if (self._signers.get(tenant_id) is not signer
+                    or self._generation.get(tenant_id, 0) != generation):
+                return  # replaced meanwhile
+            if keyid == signer.keyid:
+                self._fresh_until[tenant_id] = time.monotonic() + self._key_check_seconds
+            else:
+                await asyncio.to_thread(self._load_signer, tenant_id)
+        except Exception:
+            # The store or custody is unavailable: keep the signer, check again later.
+            log.warning("re-checking tenant %d's active key failed", tenant_id, exc_info=True)
+            self._fresh_until[tenant_id] = time.monotonic() + self._key_check_seconds
+        finally:
+            self._checking.discard(tenant_id)
+
+    async def close(self) -> None:
+        """Wait for key checks in flight (before the app disposes of the store)."""
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def forget_signers(self, tenant_id: int | None = None) -> None:
+        """Drop loaded signers (of one tenant, or all) after a key change on this replica,
+        so the next seal loads the new active key.  Safe to call from any thread."""
+        tenants = ({*self._signers, *self._generation} if tenant_id is None
+                   else {tenant_id})
+        for tid in tenants:
+            self._generation[tid] = self._generation.get(tid, 0) + 1
+            self._signers.pop(tid, None)
 
     def _template(self, tenant: str, keyid: str, action: str, dst: str | None,
                   with_title: bool) -> ClaimTemplate | None:

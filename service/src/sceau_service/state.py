@@ -3,21 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from starlette.concurrency import run_in_threadpool
 
 from sceau import KeyRing
+from sceau.errors import KeyCustodyError, NotFoundError
+from sceau.keyhistory import build_history_document, read_statement, sign_history_head
+from sceau_keys import Custody
 from sceau_service.auth import Principal, TokenAuthority, hash_token
+from sceau_service.registry import Registry
 from sceau_service.sealing import SealingService
 from sceau_service.settings import Settings
 from sceau_service.store import Store
 from sceau_service.tlog import LogKeyCache, TransparencyLog
 
-__all__ = ["AppState", "Caller", "KeyRingCache", "SignCaller", "State", "get_state"]
+__all__ = ["AppState", "Caller", "HistoryCache", "KeyRingCache", "SignCaller", "State",
+           "TenantCaller", "get_state"]
 
 
 class KeyRingCache:
@@ -47,6 +55,74 @@ class KeyRingCache:
             return self._ring
 
 
+@dataclass(frozen=True, slots=True)
+class HistoryDocument:
+    """A tenant's served key history: the bytes, their ETag, and until when it is fresh."""
+
+    body: bytes
+    etag: str
+    version: int
+    expires: datetime
+
+
+class HistoryCache:
+    """Each tenant's key history document (``sceau.keyhistory``), built from the stored
+    statements with a head signed by the active key.
+
+    The head expires ``head_seconds`` after it is signed and is re-signed when a quarter of
+    that is left; a new statement (checked every ``ttl`` seconds, one indexed lookup, and
+    at once after a change on this replica) rebuilds the document.
+    """
+
+    def __init__(self, store: Store, custody: Custody | None, clock: Callable[[], datetime],
+                 head_seconds: int, ttl: float) -> None:
+        self._store = store
+        self._custody = custody
+        self._clock = clock
+        self._head = timedelta(seconds=head_seconds)
+        self._ttl = ttl
+        self._docs: dict[int, tuple[float, HistoryDocument]] = {}
+        self._lock = asyncio.Lock()
+
+    def invalidate(self, tenant_id: int) -> None:
+        """Forget a tenant's document (after a key change on this replica)."""
+        self._docs.pop(tenant_id, None)
+
+    async def get(self, tenant_id: int) -> HistoryDocument:
+        """The tenant's current document; :class:`NotFoundError` if it has no history."""
+        hit = self._docs.get(tenant_id)
+        now = self._clock()
+        if hit is not None and time.monotonic() < hit[0] and now < self._renew_at(hit[1]):
+            return hit[1]
+        async with self._lock:
+            doc = await run_in_threadpool(self._build, tenant_id, hit)
+            self._docs[tenant_id] = (time.monotonic() + self._ttl, doc)
+            return doc
+
+    def _renew_at(self, doc: HistoryDocument) -> datetime:
+        return doc.expires - self._head / 4
+
+    def _build(self, tenant_id: int, hit: tuple[float, HistoryDocument] | None
+               ) -> HistoryDocument:
+        latest = self._store.latest_statement_version(tenant_id)
+        if latest is None:
+            raise NotFoundError("this tenant has no key history yet")
+        now = self._clock().replace(microsecond=0)
+        if hit is not None and hit[1].version == latest and now < self._renew_at(hit[1]):
+            return hit[1]
+        statements = [env for _, env in self._store.statements(tenant_id)]
+        last = read_statement(statements[-1])
+        if self._custody is None:
+            raise KeyCustodyError("no key custody is configured to sign the history head")
+        expires = now + self._head
+        head = sign_history_head(tenant=last.tenant, statement=statements[-1], issued=now,
+                                 expires=expires,
+                                 signer=self._custody.signer(last.active.keyid))
+        body = build_history_document(statements, head)
+        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        return HistoryDocument(body, etag, last.version, expires)
+
+
 @dataclass
 class AppState:
     """Everything built by :func:`sceau_service.app.create_app`'s lifespan."""
@@ -59,6 +135,9 @@ class AppState:
     #: The transparency log (SPEC.md §6.1) and its verifier keys for ``POST /v1/verify``.
     log: TransparencyLog
     log_keys: LogKeyCache
+    #: The key registry (rotation, revocation; routers/tenants.py) and key histories.
+    registry: Registry
+    history: HistoryCache
 
 
 async def get_state(request: Request) -> AppState:
@@ -95,3 +174,19 @@ async def get_signer(principal: Caller) -> Principal:
 
 
 SignCaller = Annotated[Principal, Depends(get_signer)]
+
+
+async def get_tenant_caller(principal: Caller,
+                            tenant: Annotated[str, Path(max_length=63)]) -> Principal:
+    """An authenticated caller acting on its own tenant, ``{tenant}`` in the path.
+
+    Another tenant's path answers exactly as a tenant that does not exist (404
+    ``not_found``), so a token learns nothing about other tenants; scopes are checked after
+    this, by each route.
+    """
+    if tenant != principal.tenant:
+        raise NotFoundError("no such tenant")
+    return principal
+
+
+TenantCaller = Annotated[Principal, Depends(get_tenant_caller)]
