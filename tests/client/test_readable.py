@@ -24,6 +24,9 @@ EDIT = {"action": "c2pa.edited"}
 GEN_FILL = {"action": "c2pa.edited", "digitalSourceType":
             "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"}
 PARENT = {"relationship": "parentOf", "dc:title": "raw.jpg"}
+CROP = {"action": "c2pa.cropped"}
+COLOR = {"action": "c2pa.color_adjustments"}
+PLACED = {"action": "c2pa.placed"}
 
 
 @pytest.mark.parametrize(("kw", "label"), [
@@ -43,6 +46,17 @@ PARENT = {"relationship": "parentOf", "dc:title": "raw.jpg"}
     ({"digital_source_type": "digitalArt"}, OriginLabel.CREATED_DIGITALLY),
     ({"digital_source_type": "digitalCapture",
       "extra_actions": [{"action": "c2pa.published"}]}, OriginLabel.CAPTURED),
+    # an AI picture only cropped or colour-corrected is still AI-generated, not "partly"
+    ({"digital_source_type": "trainedAlgorithmicMedia", "extra_actions": [CROP]},
+     OriginLabel.AI_GENERATED),
+    ({"digital_source_type": "trainedAlgorithmicMedia", "extra_actions": [COLOR, CROP]},
+     OriginLabel.AI_GENERATED),
+    # placing an ingredient adds content: a capture with something placed is edited
+    ({"digital_source_type": "digitalCapture", "extra_actions": [PLACED]}, OriginLabel.EDITED),
+    ({"digital_source_type": "digitalCapture", "extra_actions": [CROP]}, OriginLabel.EDITED),
+    ({"digital_source_type": "algorithmicMedia"}, OriginLabel.AI_GENERATED),
+    ({"digital_source_type": "screenCapture"}, OriginLabel.CAPTURED),
+    ({"digital_source_type": "dataDrivenMedia"}, OriginLabel.CREATED_DIGITALLY),
 ], ids=lambda v: v if isinstance(v, str) else None)
 def test_origin_label(kw: dict[str, Any], label: OriginLabel) -> None:
     assert origin_label(read_claim(_claim(**kw))) is label

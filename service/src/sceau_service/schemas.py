@@ -7,11 +7,15 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 __all__ = [
+    "LOOKUP_MAX_HASHES",
     "BatchCreate",
     "BatchPublic",
     "ErrorPublic",
     "ExclusionCreate",
     "IngredientCreate",
+    "LookupCreate",
+    "LookupPublic",
+    "LookupResultPublic",
     "SealCreate",
     "SealListPublic",
     "SealPublic",
@@ -179,11 +183,63 @@ class VerdictPublic(BaseModel):
     signer: dict[str, Any]
     time: dict[str, Any]
     claim: dict[str, Any] | None
-    summary: str = Field(description="one plain-language sentence")
+    log: dict[str, Any] | None = Field(
+        default=None, description="origin, index and tree_size of the log entry, when the "
+                                  "seal's log proof verified")
+    summary: str = Field(description="one plain-language sentence, in 'lang'")
     label: str | None = Field(
         description="origin as the seal states it (ai_generated, partly_ai_generated, "
                     "captured, edited, created_digitally, unknown_origin); null when the "
                     "signature is not valid")
+    label_text: str | None = Field(default=None, description="the label in words, in 'lang'")
+    lang: str = Field(default="en", description="language of summary and label_text: en, fr")
+    source: str = Field(default="sceau", description="sceau, or c2pa for a standard C2PA "
+                        "manifest read with c2pa-python")
+    found: str | None = Field(default=None, description="where the seal was: embedded, "
+                              "sidecar, store, request")
+    damaged_chunks: list[int] | None = Field(
+        default=None, description="chunked bindings: the chunks that differ")
+    c2pa: dict[str, Any] | None = Field(
+        default=None, description="C2PA files only: validation_state, active_manifest, "
+                                  "title, claim_generator, actions, failures")
+
+
+#: At most this many hashes per ``POST /v1/lookup`` (docs/API.md): a page's images fit in
+#: one or a few calls, and one call stays one indexed query.
+LOOKUP_MAX_HASHES = 100
+
+
+class LookupCreate(BaseModel):
+    """Content hashes to look up (the browser extension: a page's images)."""
+
+    model_config = _STRICT
+    hashes: Annotated[list[Hex256], Field(min_length=1, max_length=LOOKUP_MAX_HASHES)] = Field(
+        description=f"1 to {LOOKUP_MAX_HASHES} lowercase hex SHA-256 digests of content")
+
+
+class LookupResultPublic(BaseModel):
+    """One hash's answer: ``found`` false, or the newest seal's verdict in short."""
+
+    sha256: str
+    found: bool
+    seal_id: str | None = Field(default=None, description="present when found")
+    ok: bool | None = Field(default=None, description="the seal verifies against the "
+                            "service's key ring (retired keys ok, revoked ones not)")
+    label: str | None = Field(default=None, description="origin label (see VerdictPublic); "
+                              "null when the signature is not valid")
+    label_text: str | None = Field(default=None, description="the label in the reader's "
+                                   "language")
+    summary: str | None = Field(default=None, description="one plain-language sentence")
+    signer: dict[str, Any] | None = Field(default=None, description="keyid, tenant, trusted, "
+                                          "key_status")
+    time: dict[str, Any] | None = Field(default=None, description="signer_time, "
+                                        "trusted_time, attested")
+
+
+class LookupPublic(BaseModel):
+    """Answers in request order (a hash given twice is answered twice)."""
+
+    results: list[LookupResultPublic]
 
 
 class ErrorPublic(BaseModel):
