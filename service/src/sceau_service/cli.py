@@ -3,33 +3,49 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
 from sceau.errors import SceauError
-from sceau_service import admin
+from sceau_service import admin, keys_cli
 from sceau_service.app import create_app
 from sceau_service.db import make_engine
 from sceau_service.migrate import upgrade
 from sceau_service.settings import Settings
 from sceau_service.store import Store
+from sceau_service.timeouts import HeaderTimeoutH11Protocol, HeaderTimeoutHttpToolsProtocol
 from sceau_service.tlog import TransparencyLog
 
 __all__ = ["main"]
 
 
 def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
+    # Slow and hostile clients (docs/DECISIONS.md): request heads within header_timeout
+    # seconds (408 and close), idle keep-alive connections closed after
+    # keep_alive_timeout, at most limit_concurrency connections + tasks (503 beyond), and
+    # request heads of at most 16 KiB (h11's limit; httptools, the default, has its own).
+    HeaderTimeoutHttpToolsProtocol.header_timeout = settings.header_timeout
+    HeaderTimeoutH11Protocol.header_timeout = settings.header_timeout
+    options: dict[str, Any] = {
+        "host": host, "port": port, "access_log": False, "log_level": "warning",
+        "http": HeaderTimeoutHttpToolsProtocol,
+        "timeout_keep_alive": settings.keep_alive_timeout,
+        "limit_concurrency": settings.limit_concurrency,
+        "h11_max_incomplete_event_size": 16 << 10,
+    }
     if workers > 1:
-        # Each worker builds its own app from the environment.
-        uvicorn.run("sceau_service.asgi:create", factory=True, host=host, port=port,
-                    workers=workers, access_log=False, log_level="warning")
+        # Each worker builds its own app (and reads header_timeout) from the environment.
+        if settings.rate_limit is not None:
+            os.environ["SCEAU_RATE_LIMIT"] = "true" if settings.rate_limit else "false"
+        uvicorn.run("sceau_service.asgi:create", factory=True, workers=workers, **options)
     else:
-        uvicorn.run(create_app(settings), host=host, port=port, access_log=False,
-                    log_level="warning")
+        uvicorn.run(create_app(settings), **options)
 
 
 def _sceau_command() -> str:
@@ -78,6 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "serve":
+        if settings.rate_limit is None:  # on by default in production, off with 'dev'
+            settings = settings.model_copy(update={"rate_limit": True})
         _serve(settings, args.host, args.port, args.workers)
         return 0
     if args.command == "dev":
@@ -100,10 +118,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             tenant = store.create_tenant(args.slug, args.name or args.slug,
                                          admin._now())
             print(f"tenant {tenant.slug} created")
-        elif args.command == "create-key":
-            tenant = store.tenant_by_slug(args.tenant)
-            keyid = admin.create_key(store, admin.custody_for(settings), tenant)
-            print(keyid)
+        elif args.command == "create-key":  # the registry's command (root custody too)
+            keys_cli.run_command(args, settings, store)
         elif args.command == "create-log-key":
             row = admin.create_log_key(store, admin.custody_for(settings),
                                        args.origin or settings.log_origin)
