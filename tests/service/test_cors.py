@@ -83,6 +83,18 @@ def test_seal_reads_expose_etag(cors: TestClient, service: Service) -> None:
     assert status == 200 and headers["access-control-allow-origin"] == EXTENSION
 
 
+def test_key_history_is_readable_cross_origin(cors: TestClient, service: Service) -> None:
+    path = f"/v1/tenants/{service.tenant}/keys/history"
+    r = cors.get(path, headers={"origin": EXTENSION})
+    assert r.headers["access-control-allow-origin"] == EXTENSION
+    status, headers = preflight(cors, path, SITE, "GET", "if-none-match")
+    assert status == 200 and headers["access-control-allow-origin"] == SITE
+    # The tenant's private views stay same-origin.
+    private = cors.get(f"/v1/tenants/{service.tenant}/keys",
+                       headers={**service.auth(), "origin": EXTENSION})
+    assert "access-control-allow-origin" not in private.headers
+
+
 @pytest.mark.parametrize(("path", "method"), [
     ("/v1/seals", "POST"),
     ("/v1/seals/batch", "POST"),

@@ -4,8 +4,9 @@ Starlette's ``CORSMiddleware`` (Fetch standard, CORS protocol), configured from
 ``SCEAU_CORS_ORIGINS`` (exact origins, ``chrome-extension://<id>`` included) and
 ``SCEAU_CORS_ORIGIN_REGEX``; with neither set, no CORS header is ever sent.  Only the
 public endpoints answer cross-origin: ``POST /v1/lookup`` and ``POST /v1/verify``, and
-the GET/HEAD reads of seals, keys and the log.  Signing endpoints never do: a page has no
-business calling them from a reader's browser, so their preflights are refused.  No
+the GET/HEAD reads of seals, keys, the log and tenants' signed key histories.  Signing
+endpoints never do: a page has no business calling them from a reader's browser, so their
+preflights are refused.  No
 credentials (cookies) are ever allowed; the public endpoints need none.
 """
 
@@ -23,7 +24,7 @@ __all__ = ["PublicCORSMiddleware"]
 POST_PATHS = frozenset({"/v1/lookup", "/v1/verify"})
 #: Public reads (GET and HEAD only).
 READ_PATHS = re.compile(r"/v1/seals(/[0-9a-f]{64})?|/v1/log/[a-z]+|/\.well-known/jwks\.json"
-                        r"|/v1/keys(/.*)?")
+                        r"|/v1/keys(/.*)?|/v1/tenants/[a-z0-9][a-z0-9-]{0,62}/keys/history")
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 

@@ -123,9 +123,10 @@ async def get_seal(seal_id: SealId, state: State,
         raise NotFoundError(f"no seal {seal_id}")
     etag = f'"{seal_id}"'
     headers = {"ETag": etag, "Cache-Control": "public, max-age=31536000, immutable"}
+    # If-None-Match compares weakly (RFC 9110 §13.1.2): W/"x" matches "x".
     if if_none_match is not None and (
             if_none_match.strip() == "*"
-            or etag in (t.strip() for t in if_none_match.split(","))):
+            or etag in (t.strip().removeprefix("W/") for t in if_none_match.split(","))):
         return Response(status_code=304, headers=headers)
     return Response(envelope, media_type=SEAL_MEDIA_TYPE, headers=headers)
 
