@@ -60,9 +60,9 @@ def test_operator_workflow(cli: Run, database_url: str) -> None:
         code, new, _ = cli("rotate", slug, "--new")
         assert code == 0 and new not in (first, pending)
         since = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        code, replacement, _ = cli("revoke", slug, new, "--compromised-since", since)
+        code, replacement, _ = cli("revoke", "--compromised-since", since, "--", slug, new)
         assert code == 0 and replacement not in (first, pending, new)
-        assert cli("revoke", slug, first, "--all")[:2] == (0, replacement)
+        assert cli("revoke", "--all", "--", slug, first)[:2] == (0, replacement)
 
         code, listed, _ = cli("list", slug, "--json")
         keys = {k["kid"]: k for k in json.loads(listed)}

@@ -56,10 +56,12 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("rotate", help="retire the active key, activate another; prints the "
                        "new active key's id")
     p.add_argument("tenant")
-    p.add_argument("--to", metavar="KEYID", help="the pending key to activate")
+    p.add_argument("--to", metavar="KEYID",
+                   help="the pending key to activate (write --to=KEYID: ids may start with -)")
     p.add_argument("--new", action="store_true",
                    help="generate a key even if one is pending")
-    p = sub.add_parser("revoke", help="revoke a signing key; prints the active key's id")
+    p = sub.add_parser("revoke", help="revoke a signing key; prints the active key's id "
+                       "(key ids may start with '-': put them after '--')")
     p.add_argument("tenant")
     p.add_argument("keyid")
     since = p.add_mutually_exclusive_group(required=True)
