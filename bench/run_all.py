@@ -15,10 +15,18 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bench import bench_core, bench_hashing, bench_log, bench_media, bench_service
+from bench import (
+    bench_core,
+    bench_hashing,
+    bench_log,
+    bench_lookup,
+    bench_media,
+    bench_service,
+    bench_verify,
+)
 from bench._common import print_table, verdict, write_result
 
-BENCHMARKS = ("hashing", "core", "service", "log", "media")
+BENCHMARKS = ("hashing", "core", "service", "log", "media", "verify", "lookup")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
             quick + (["--no-postgres"] if args.no_postgres else [])),
         "log": lambda: bench_log.main(quick + (["--no-postgres"] if args.no_postgres else [])),
         "media": lambda: bench_media.main(quick),
+        "verify": lambda: bench_verify.main(quick),
+        "lookup": lambda: bench_lookup.main(
+            quick + (["--no-postgres"] if args.no_postgres else [])),
     }
     results: dict[str, dict[str, Any]] = {}
     seconds: dict[str, float] = {}
@@ -100,6 +111,28 @@ def summary_rows(results: dict[str, dict[str, Any]]) -> list[list[str]]:
             rows.append([f"POST /v1/seals/batch, {name.split(', ')[1]}",
                          f"{r['seals_per_s']:,.0f} seals/s", ">= 15,000 seals/s",
                          verdict(s["targets_met"][f"batch {name}"])])
+    if "verify" in results:
+        v = results["verify"]
+        rows.append(["POST /v1/verify, 5 MB JPEG upload",
+                     f"{v['sceau_http_ms_median']:.1f} ms = "
+                     f"{v['ratio_sceau_over_c2pa']:.1f}x c2pa Reader", "(reported)", "-"])
+    if "custody" in results and "skipped" not in results["custody"]:
+        k = results["custody"]
+        rows.append(["batch seals/s, SoftHSM2 custody",
+                     f"{k['hsm_batch_seals_per_s']:,.0f} seals/s = "
+                     f"{k['ratio_hsm_batch_to_raw']:.0%} of raw SoftHSM2 "
+                     f"({k['softhsm_raw_signs_per_s']:,.0f}/s)",
+                     f">= {k['target_ratio']:.0%}", verdict(k["target_met"])])
+    if "lookup" in results and "results" in results["lookup"]:
+        lk = results["lookup"]
+        for backend, per in lk["results"].items():
+            for key in ("warm c=1", "warm c=4"):
+                r = per[key]
+                rows.append([f"POST /v1/lookup 50 hashes, {lk['seals']:,} seals, {backend}, "
+                             f"{key.split()[1]}",
+                             f"p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms",
+                             f"p99 < {lk['target_p99_ms']:g} ms",
+                             verdict(lk["targets_met"][f"{backend} {key}"])])
     return rows
 
 

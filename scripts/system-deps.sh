@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# System packages some tests drive for real: SoftHSM2 (PKCS#11 custody) and Debian's
-# Chromium + ChromeDriver (verify page and extension in a headless browser).
+# System packages some tests drive for real: SoftHSM2 (PKCS#11 custody), Debian's
+# Chromium + ChromeDriver (verify page and extension in a headless browser), and Node.js
+# (the extension's logic under node --test) unless a node is already on the PATH.
 # Installs only what is missing, and only where it can (root or passwordless sudo, apt).
 # Without them those tests skip with a loud message; under CI=true they fail instead.
 set -euo pipefail
 PACKAGES=(softhsm2 chromium chromium-driver)
+command -v node >/dev/null || PACKAGES+=(nodejs)
 missing=()
 for p in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
