@@ -17,6 +17,7 @@ from typing import Any
 
 from bench import (
     bench_core,
+    bench_custody,
     bench_hashing,
     bench_log,
     bench_lookup,
@@ -26,7 +27,7 @@ from bench import (
 )
 from bench._common import print_table, verdict, write_result
 
-BENCHMARKS = ("hashing", "core", "service", "log", "media", "verify", "lookup")
+BENCHMARKS = ("hashing", "core", "service", "log", "media", "verify", "lookup", "custody")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         "verify": lambda: bench_verify.main(quick),
         "lookup": lambda: bench_lookup.main(
             quick + (["--no-postgres"] if args.no_postgres else [])),
+        "custody": lambda: bench_custody.main(quick),
     }
     results: dict[str, dict[str, Any]] = {}
     seconds: dict[str, float] = {}
