@@ -32,6 +32,12 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
     # request heads of at most 16 KiB (h11's limit; httptools, the default, has its own).
     HeaderTimeoutHttpToolsProtocol.header_timeout = settings.header_timeout
     HeaderTimeoutH11Protocol.header_timeout = settings.header_timeout
+    interval = settings.effective_switch_interval_ms()
+    if interval is not None:
+        # A thread coming back from a long call that released the GIL (a PKCS#11 C_Sign,
+        # ~270 µs on SoftHSM2) waits up to the switch interval for a busy event loop to
+        # hand the GIL back; 5 ms (Python's default) starves the signing thread.
+        sys.setswitchinterval(interval / 1000)
     options: dict[str, Any] = {
         "host": host, "port": port, "access_log": False, "log_level": "warning",
         "http": HeaderTimeoutHttpToolsProtocol,

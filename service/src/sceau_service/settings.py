@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     root_key_passphrase: SecretStr | None = Field(
         default=None, description="passphrase of the tenant root key files in "
         "data_dir/root-keys; default: key_passphrase")
+    switch_interval_ms: float | None = Field(
+        default=None, gt=0.0, le=100.0,
+        description="the interpreter's GIL switch interval in the server process; default: "
+        "0.2 ms with pkcs11 custody (measured: docs/benchmarks.md, key custody), Python's "
+        "own (5 ms) otherwise")
     pkcs11_root_token_label: str | None = Field(
         default=None, description="token holding tenant root keys; default: the signing "
         "token, where root keys are labelled root/<keyid>")
@@ -116,6 +121,12 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [v.strip() for v in value.split(",") if v.strip()]
         return value
+
+    def effective_switch_interval_ms(self) -> float | None:
+        """The GIL switch interval the server process should use, or None for Python's."""
+        if self.switch_interval_ms is not None:
+            return self.switch_interval_ms
+        return 0.2 if self.custody == "pkcs11" else None
 
     @property
     def resolved_database_url(self) -> str:
