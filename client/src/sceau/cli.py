@@ -80,7 +80,8 @@ from sceau.media import (
     PreparedSeal,
     RegionTooSmallError,
     attach,
-    digest_file,
+    binding_digest,
+    find_embedded,
     prepare,
     probe,
 )
@@ -740,13 +741,7 @@ def _find_seal(path: Path) -> tuple[bytes, dict[str, Any], MediaFile | None,
     they were found, and the parsed media file.  Raises NoSealFoundError (no seal),
     MalformedMediaError (no sidecar, and the file's container cannot be read),
     SceauError (a sidecar too large) or OSError."""
-    media: MediaFile | None = None
-    broken: MalformedMediaError | None = None
-    try:
-        media = probe(path)
-    except MalformedMediaError as exc:
-        broken = exc
-    embedded = media.embedded_seal() if media is not None else None
+    media, embedded, broken = find_embedded(path)
     if embedded is not None:
         return embedded.envelope, embedded.location(), media, embedded
     try:
@@ -764,14 +759,7 @@ def _content_digest(path: Path, verdict: Verdict, embedded: EmbeddedSeal | None,
     minus the region where the seal was found (never the claim's own exclusions)."""
     if verdict.claim is None:
         return None  # verification stopped before the claim: nothing to compare
-    binding = verdict.claim.binding
-    exclusions: tuple[tuple[int, int], ...] = ()
-    patches: tuple[tuple[int, bytes], ...] = ()
-    if embedded is not None and media is not None:
-        exclusions = ((embedded.region.start, embedded.region.length),)
-        patches = media.layout.content_patches
-    return digest_file(path, exclusions=exclusions, patches=patches,
-                       chunked=binding.chunk_size is not None, chunk_size=binding.chunk_size)
+    return binding_digest(path, verdict.claim.binding.chunk_size, media, embedded)
 
 
 def _cmd_verify(args: argparse.Namespace, transport: httpx.BaseTransport | None) -> int:

@@ -14,7 +14,15 @@ comes from the file's first bytes, never its name; only container structure is r
 """
 
 from sceau.media._base import Layout, Region
-from sceau.media._file import CONTAINERS, EmbeddedSeal, MediaFile, digest_file, probe
+from sceau.media._file import (
+    CONTAINERS,
+    EmbeddedSeal,
+    MediaFile,
+    binding_digest,
+    digest_file,
+    find_embedded,
+    probe,
+)
 from sceau.media._seal import (
     PreparedSeal,
     RegionTooSmallError,
@@ -34,8 +42,10 @@ __all__ = [
     "Region",
     "RegionTooSmallError",
     "attach",
+    "binding_digest",
     "digest_file",
     "estimate_envelope_size",
+    "find_embedded",
     "prepare",
     "probe",
     "seal_file",

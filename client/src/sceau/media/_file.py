@@ -226,6 +226,33 @@ def probe(path: str | os.PathLike[str]) -> MediaFile | None:
     return MediaFile(p, media_type, layout, _identity(st))
 
 
+def find_embedded(path: str | os.PathLike[str]) -> tuple[
+        MediaFile | None, EmbeddedSeal | None, MalformedMediaError | None]:
+    """Look for a seal embedded in ``path``: the parsed file (None for a type Sceau does not
+    embed in, or a broken container), its embedded seal (or None), and the error that made
+    a file of a supported type unreadable (or None), for callers that look elsewhere next
+    (a sidecar, a store) and report it only if they find nothing."""
+    try:
+        media = probe(path)
+    except MalformedMediaError as exc:
+        return None, None, exc
+    return media, (media.embedded_seal() if media is not None else None), None
+
+
+def binding_digest(path: str | os.PathLike[str], chunk_size: int | None,
+                   media: MediaFile | None, embedded: EmbeddedSeal | None) -> ContentDigest:
+    """What a seal's hard binding covers in ``path``, computed the way the binding says
+    (chunked when it has a ``chunk_size``): the file minus the region where the seal was
+    found, never the claim's own exclusions (SPEC.md §6.3)."""
+    exclusions: tuple[tuple[int, int], ...] = ()
+    patches: tuple[tuple[int, bytes], ...] = ()
+    if embedded is not None and media is not None:
+        exclusions = ((embedded.region.start, embedded.region.length),)
+        patches = media.layout.content_patches
+    return digest_file(path, exclusions=exclusions, patches=patches,
+                       chunked=chunk_size is not None, chunk_size=chunk_size)
+
+
 def digest_file(path: str | os.PathLike[str], *, exclusions: Sequence[tuple[int, int]] = (),
                 patches: Sequence[tuple[int, bytes]] = (), chunked: bool | None = None,
                 chunk_size: int | None = None, workers: int | None = None,

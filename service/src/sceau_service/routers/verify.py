@@ -44,7 +44,7 @@ from sceau.errors import (
     UnsupportedMediaTypeError,
     ValidationError,
 )
-from sceau.media import EmbeddedSeal, MediaFile, digest_file, probe
+from sceau.media import EmbeddedSeal, MediaFile, binding_digest, find_embedded
 from sceau.mediatype import HEAD_SIZE, sniff
 from sceau.readable import no_seal_summary, pick_language, report
 from sceau_service.schemas import ErrorPublic, VerdictPublic, VerifyCreate
@@ -293,26 +293,15 @@ def _content_for(upload: _Upload, media: MediaFile | None,
         chunk_size = verdict.claim.binding.chunk_size
         if embedded is None and chunk_size is None:
             return upload.whole()
-        exclusions: tuple[tuple[int, int], ...] = ()
-        patches: tuple[tuple[int, bytes], ...] = ()
-        if embedded is not None and media is not None:
-            exclusions = ((embedded.region.start, embedded.region.length),)
-            patches = media.layout.content_patches
-        return digest_file(upload.path, exclusions=exclusions, patches=patches,
-                           chunked=chunk_size is not None, chunk_size=chunk_size)
+        return binding_digest(upload.path, chunk_size, media, embedded)
     return content
 
 
 def _judge_file(judge: _Judge, upload: _Upload) -> dict[str, Any]:
     """The verdict for an uploaded file (blocking: runs in a worker thread)."""
     path = upload.path
-    media: MediaFile | None = None
-    broken: SceauError | None = None
-    try:
-        media = probe(path)
-    except MalformedMediaError as exc:
-        broken = exc
-    embedded = media.embedded_seal() if media is not None else None
+    media, embedded, found_broken = find_embedded(path)
+    broken: SceauError | None = found_broken
     if embedded is not None:
         seal = embedded.envelope
         content = _content_for(upload, media, embedded)
