@@ -9,6 +9,7 @@ headers, 2 s (+1 s per 64 KiB) for bodies.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import socket
@@ -16,7 +17,6 @@ import struct
 import time
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,9 @@ import httpx
 import pytest
 
 from ..conftest import ServerProcess, start_server, stop_server
+from ..rawhttp import RawAnswer
+from ..rawhttp import address as _address
+from ..rawhttp import exchange as raw_exchange
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -54,11 +57,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         stop_server(srv)
 
 
-def _address(srv: ServerProcess) -> tuple[str, int]:
-    host, port = srv.url.removeprefix("http://").rsplit(":", 1)
-    return host, int(port)
-
-
 def rss_bytes(srv: ServerProcess) -> int:
     """The server process's resident memory (Linux /proc)."""
     for line in Path(f"/proc/{srv.process.pid}/status").read_text().splitlines():
@@ -73,49 +71,9 @@ def head(method: str, path: str, headers: list[tuple[str, str]]) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
-@dataclass
-class Answer:
-    """What came back on a raw connection, and how long it took."""
-
-    data: bytes
-    seconds: float
-    timed_out: bool
-
-    @property
-    def status(self) -> int | None:
-        if not self.data.startswith(b"HTTP/1.1 "):
-            return None
-        return int(self.data[9:12])
-
-    def json(self) -> Any:
-        hdr, _, body = self.data.partition(b"\r\n\r\n")
-        assert b"content-type: application/json" in hdr.lower(), hdr
-        return json.loads(body)
-
-
-def exchange(srv: ServerProcess, data: bytes, *,
-             then: Callable[[socket.socket], None] | None = None,
-             half_close: bool = False, timeout: float = 20.0) -> Answer:
-    """Send ``data`` (then run ``then``), read until the server closes or ``timeout``."""
-    start = time.monotonic()
-    with socket.create_connection(_address(srv), timeout=timeout) as s:
-        try:
-            s.sendall(data)
-            if then is not None:
-                then(s)
-            if half_close:
-                s.shutdown(socket.SHUT_WR)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the server answered (and closed) before taking everything
-        out = b""
-        try:
-            while chunk := s.recv(65536):
-                out += chunk
-        except TimeoutError:
-            return Answer(out, time.monotonic() - start, True)
-        except ConnectionResetError:
-            pass
-        return Answer(out, time.monotonic() - start, False)
+Answer = RawAnswer
+#: Slow-client tests wait longer than the default.
+exchange = functools.partial(raw_exchange, timeout=20.0)
 
 
 def multipart(parts: list[tuple[str, str, bytes]], boundary: str = "b0undary") -> bytes:

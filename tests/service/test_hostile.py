@@ -38,6 +38,8 @@ from sceau_service.migrate import upgrade
 from sceau_service.store import Store
 
 from ..conftest import TEST_PASSPHRASE, ServerProcess, start_server, stop_server
+from ..rawhttp import address as _address
+from ..rawhttp import exchange as _exchange
 from .conftest import Service, make_tenant
 
 pytestmark = pytest.mark.timeout(120)
@@ -862,58 +864,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         stop_server(srv)
 
 
-def _address(srv: ServerProcess) -> tuple[str, int]:
-    host, port = srv.url.removeprefix("http://").rsplit(":", 1)
-    return host, int(port)
-
-
 def _head(method: str, path: str, headers: list[tuple[bytes, bytes]]) -> bytes:
     lines = [f"{method} {path} HTTP/1.1".encode(), b"Host: test", b"Connection: close",
              *(k + b": " + v for k, v in headers)]
     return b"\r\n".join(lines) + b"\r\n\r\n"
-
-
-@dataclass
-class RawAnswer:
-    """What came back on a raw connection."""
-
-    data: bytes
-    timed_out: bool
-
-    @property
-    def status(self) -> int | None:
-        if not self.data.startswith(b"HTTP/1.1 "):
-            return None
-        return int(self.data[9:12])
-
-    def json(self) -> Any:
-        head, _, body = self.data.partition(b"\r\n\r\n")
-        assert b"content-type: application/json" in head.lower(), head
-        return json.loads(body)
-
-
-def _exchange(srv: ServerProcess, data: bytes, *,
-              then: Callable[[socket.socket], None] | None = None,
-              half_close: bool = False, timeout: float = 5.0) -> RawAnswer:
-    """Send ``data`` (then run ``then``), read until the server closes or ``timeout``."""
-    with socket.create_connection(_address(srv), timeout=timeout) as s:
-        try:
-            s.sendall(data)
-            if then is not None:
-                then(s)
-            if half_close:
-                s.shutdown(socket.SHUT_WR)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the server answered (and closed) before taking everything
-        out = b""
-        try:
-            while chunk := s.recv(65536):
-                out += chunk
-        except TimeoutError:
-            return RawAnswer(out, True)
-        except ConnectionResetError:
-            pass
-        return RawAnswer(out, False)
 
 
 def _auth(srv: ServerProcess) -> tuple[bytes, bytes]:
