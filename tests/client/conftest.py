@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import pytest
 
 from sceau.canonical import canonicalize
 from sceau.claim import build_claim
+from sceau.cli import main
 from sceau.envelope import Envelope, sign_envelope
 from sceau.local import LocalSigner
 
@@ -68,3 +72,27 @@ def seal(make_claim: Callable[..., dict[str, Any]]) -> Callable[..., Envelope]:
         return sign_envelope(canonicalize(obj), signer)
 
     return make
+
+
+@dataclass
+class Run:
+    """What one ``sceau`` CLI run gave: exit code, stdout, stderr."""
+
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        """stdout parsed as JSON."""
+        return json.loads(self.out)
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., Run]:
+    """Run the ``sceau`` CLI in-process (``transport`` replaces the network)."""
+    def run(*argv: str, transport: httpx.BaseTransport | None = None) -> Run:
+        code = main(list(argv), transport=transport)
+        captured = capsys.readouterr()
+        return Run(code, captured.out, captured.err)
+
+    return run

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,6 +37,8 @@ from sceau import (
 from sceau.cli import main
 from sceau.mediatype import HEAD_SIZE, sniff
 
+from .conftest import Run
+
 TENANT = "newsroom"
 SIGNER = LocalSigner.from_seed(b"\x07" * 32)
 TOKEN = "sct_" + "B" * 43
@@ -45,27 +46,7 @@ JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 8
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(200)
 
 
-# -- helpers (shared fixtures live here, not in a conftest) ----------------------------
-
-
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> Any:
-        return json.loads(self.out)
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., Run]:
-    def run(*argv: str, transport: httpx.BaseTransport | None = None) -> Run:
-        code = main(list(argv), transport=transport)
-        captured = capsys.readouterr()
-        return Run(code, captured.out, captured.err)
-
-    return run
+# -- helpers (the `cli` fixture and `Run` live in tests/client/conftest.py) -----------
 
 
 @pytest.fixture(autouse=True)

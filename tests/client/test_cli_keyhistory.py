@@ -16,7 +16,6 @@ import httpx
 import pytest
 
 from sceau.claim import build_claim
-from sceau.cli import main
 from sceau.client import Client
 from sceau.envelope import seal_claim
 from sceau.errors import NotFoundError, TransportError, ValidationError
@@ -35,6 +34,8 @@ from sceau.keyring import KeyRecord, KeyStatus
 from sceau.local import LocalSigner
 from sceau.sidecar import write_sidecar
 from sceau.strictjson import loads
+
+from .conftest import Run
 
 TENANT = "acme"
 REAL_NOW = datetime.now(UTC).replace(microsecond=0)
@@ -82,23 +83,6 @@ class FakeRegistry:
             return httpx.Response(200, content=self.document,
                                   headers={"content-type": "application/json"})
         return httpx.Response(404, json={"code": "not_found", "detail": "no such tenant"})
-
-
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., Run]:
-    def run(*argv: str, transport: httpx.BaseTransport | None = None) -> Run:
-        code = main(list(argv), transport=transport)
-        captured = capsys.readouterr()
-        return Run(code, captured.out, captured.err)
-
-    return run
 
 
 @pytest.fixture(autouse=True)
