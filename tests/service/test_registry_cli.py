@@ -11,14 +11,20 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from sceau.keyhistory import read_statement
+from sceau_service import admin
 from sceau_service.auth import hash_token
 from sceau_service.db import make_engine
 from sceau_service.keys_cli import main
+from sceau_service.settings import Settings
 from sceau_service.store import Store
 
+from ..c2pafiles import jpeg_bytes
 from ..conftest import TEST_PASSPHRASE
+from ..keys.test_x509 import _read, _sign_jpeg
 
 Run = Callable[..., tuple[int, str, str]]
 
@@ -112,3 +118,43 @@ def test_console_script_is_installed() -> None:
     out = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=60,
                          check=False)
     assert out.returncode == 0 and "rotate-due" in out.stdout
+
+
+def test_x509_ca_and_signing_certificate(cli: Run, tmp_path: Path) -> None:
+    """create-ca + issue-cert give a chain for the tenant's active key that c2pa-python
+    trusts with the tenant's CA as anchor; nothing is overwritten; refusals are clear."""
+    slug = f"x-{secrets.token_hex(4)}"
+    assert cli("create-tenant", slug, "--name", "Example News")[0] == 0
+    ca_pem, chain_pem = tmp_path / "ca.pem", tmp_path / "chain.pem"
+    code, _, err = cli("create-ca", slug, "--out", str(ca_pem))
+    assert code == 1 and "error: not_found:" in err and "create-root-key" in err
+    assert cli("create-root-key", slug)[0] == 0
+    code, keyid, _ = cli("create-key", slug)
+    assert code == 0
+    assert cli("create-ca", slug, "--out", str(ca_pem)) == (0, str(ca_pem), "")
+    assert cli("issue-cert", slug, "--ca", str(ca_pem), "--out", str(chain_pem))[0] == 0
+    ee, ca = x509.load_pem_x509_certificates(chain_pem.read_bytes())
+    assert ca.public_bytes(Encoding.DER) == x509.load_pem_x509_certificate(
+        ca_pem.read_bytes()).public_bytes(Encoding.DER)
+    ee.verify_directly_issued_by(ca)
+    eku = ee.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert x509.ObjectIdentifier("1.3.6.1.4.1.62558.2.1") in eku
+    assert ee.subject.rfc4514_string() == f"CN=Example News seal key {keyid[:8]},O=Example News"
+    # The certified key is the active signing key, in custody (never a caller's key).
+    custody = admin.custody_for(Settings())
+    raw = ee.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    assert raw == custody.public_key(keyid)
+    # c2pa-python signs with that chain (the custody key signs) and trusts it via the CA.
+    signed = _sign_jpeg(chain_pem.read_text(), custody.signer(keyid), jpeg_bytes(seed=3))
+    state, codes = _read(signed, ca_pem.read_text())
+    assert state == "Trusted" and codes["failure"] == [], codes
+    # Refusals: an existing file is not overwritten, a foreign key, a non-certificate.
+    code, _, err = cli("issue-cert", slug, "--ca", str(ca_pem), "--out", str(chain_pem))
+    assert code == 1 and err.startswith("error: conflict:")
+    code, _, err = cli("issue-cert", slug, "--ca", str(ca_pem), "--out",
+                       str(tmp_path / "x.pem"), "--key=" + "A" * 43)
+    assert code == 1 and err.startswith("error: not_found:")
+    (tmp_path / "junk.pem").write_bytes(b"not a certificate")
+    code, _, err = cli("issue-cert", slug, "--ca", str(tmp_path / "junk.pem"), "--out",
+                       str(tmp_path / "y.pem"))
+    assert code == 1 and err.startswith("error: validation_error:")

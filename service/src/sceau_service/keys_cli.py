@@ -14,17 +14,30 @@ import json
 import sys
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
-from sceau.errors import SceauError, ValidationError
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from sceau import KeyStatus
+from sceau.atomic import atomic_write
+from sceau.errors import (
+    ConflictError,
+    KeyCustodyError,
+    NotFoundError,
+    SceauError,
+    ValidationError,
+)
 from sceau.timefmt import format_time, parse_time
+from sceau_keys.x509 import create_ca_certificate, issue_signing_certificate, to_pem
 from sceau_service import admin
 from sceau_service.auth import SCOPES
 from sceau_service.db import make_engine
 from sceau_service.migrate import upgrade
 from sceau_service.registry import KeyChange, Registry, require_policy
 from sceau_service.settings import Settings
-from sceau_service.store import KeyRow, Store
+from sceau_service.store import ROLE_ROOT, KeyRow, Store, TenantRow
 
 __all__ = ["main", "run_command"]
 
@@ -69,6 +82,22 @@ def _parser() -> argparse.ArgumentParser:
                        help="RFC 3339 UTC, e.g. 2026-11-20T08:00:00Z: seals from then fail")
     since.add_argument("--all", action="store_true",
                        help="no compromise time: every seal by the key fails")
+    p = sub.add_parser("create-ca", help="self-sign the tenant's X.509 CA certificate with "
+                       "its root key (for standard C2PA manifests); writes PEM")
+    p.add_argument("tenant")
+    p.add_argument("--out", required=True, type=Path, help="file to write (not overwritten)")
+    p.add_argument("--common-name", help="default: '<tenant name> C2PA CA'")
+    p.add_argument("--days", type=int, default=3650)
+    p = sub.add_parser("issue-cert", help="issue an X.509 certificate with the C2PA "
+                       "claim-signing EKU for a signing key, from the tenant's CA; writes the "
+                       "PEM chain (end-entity, then CA)")
+    p.add_argument("tenant")
+    p.add_argument("--ca", required=True, type=Path, help="the CA certificate (create-ca)")
+    p.add_argument("--out", required=True, type=Path, help="file to write (not overwritten)")
+    p.add_argument("--key", metavar="KEYID",
+                   help="the signing key (default: the active one; write --key=KEYID)")
+    p.add_argument("--common-name", help="default: '<tenant name> seal key <key id prefix>'")
+    p.add_argument("--days", type=int, default=365)
     p = sub.add_parser("list", help="list keys (one tenant's, or every tenant's)")
     p.add_argument("tenant", nargs="?")
     p.add_argument("--json", action="store_true", help="JSON output")
@@ -107,6 +136,50 @@ def _print_change(change: KeyChange, key: str | None) -> None:
     version = "none yet" if change.version is None else str(change.version)
     print(f"{change.tenant}: active key {change.outgoing or '-'} -> {change.incoming or '-'}"
           f" (key statement {version})", file=sys.stderr)
+
+
+def _root_key(store: Store, tenant: TenantRow) -> KeyRow:
+    """The tenant's active root key: the key of its CA."""
+    root = next((k for k in store.list_keys(tenant.id, role=ROLE_ROOT)
+                 if k.status is KeyStatus.ACTIVE), None)
+    if root is None:
+        raise NotFoundError(f"tenant {tenant.slug} has no root key: run "
+                            "'sceau-keys create-root-key' first")
+    return root
+
+
+def _root_custody(settings: Settings) -> Any:
+    custody = admin.root_custody_for(settings)
+    if custody is None:
+        raise KeyCustodyError("no root key custody is configured here (SCEAU_ROOT_KEY_"
+                              "PASSPHRASE or SCEAU_PKCS11_ROOT_TOKEN_LABEL)")
+    return custody
+
+
+def _read_certificate(path: Path) -> bytes:
+    """One PEM or DER certificate from ``path`` (at most 64 KiB), as DER."""
+    try:
+        data = path.read_bytes()[:65537]
+    except OSError as exc:
+        raise ValidationError(f"--ca: {exc.strerror or exc}") from None
+    if len(data) > 65536:
+        raise ValidationError("--ca: larger than 64 KiB")
+    try:
+        cert = (x509.load_pem_x509_certificate(data) if data.lstrip().startswith(b"-----")
+                else x509.load_der_x509_certificate(data))
+    except ValueError:
+        raise ValidationError("--ca: not an X.509 certificate (PEM or DER)") from None
+    return cert.public_bytes(Encoding.DER)
+
+
+def _write_new(path: Path, text: str) -> None:
+    """Write ``text`` to a new file, atomically; an existing file is never replaced."""
+    try:
+        atomic_write(path, text.encode("ascii"), overwrite=False)
+    except FileExistsError:
+        raise ConflictError(f"{path} exists: not overwritten") from None
+    except OSError as exc:
+        raise ValidationError(f"{path}: {exc.strerror or exc}") from None
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
@@ -172,6 +245,26 @@ def run_command(args: argparse.Namespace, settings: Settings, store: Store) -> i
                 raise ValidationError(f"--compromised-since: {exc}") from None
         change = registry.revoke(tenant, args.keyid, since)
         _print_change(change, change.incoming)
+    elif cmd == "create-ca":
+        root = _root_key(store, tenant)
+        der = create_ca_certificate(_root_custody(settings), root.keyid,
+                                    args.common_name or f"{tenant.name} C2PA CA",
+                                    now=admin._now(), days=args.days, organization=tenant.name)
+        _write_new(args.out, to_pem(der))
+        print(args.out)
+    elif cmd == "issue-cert":
+        ca = _read_certificate(args.ca)
+        root = _root_key(store, tenant)
+        keyid = args.key or (store.active_keyid(tenant.id) or "")
+        key = next((k for k in store.list_keys(tenant.id) if k.keyid == keyid), None)
+        if key is None:
+            raise NotFoundError(f"no signing key {keyid[:64]!r} for tenant {tenant.slug}")
+        der = issue_signing_certificate(
+            _root_custody(settings), root.keyid, ca, admin.custody_for(settings), key.keyid,
+            args.common_name or f"{tenant.name} seal key {key.keyid[:8]}",
+            now=admin._now(), days=args.days, organization=tenant.name)
+        _write_new(args.out, to_pem(der, ca))
+        print(args.out)
     elif cmd == "set-policy":
         registry.set_policy(tenant, require_policy(args.every_days, args.overlap_days))
         print(f"{tenant.slug}: rotate every {args.every_days} day(s), "
