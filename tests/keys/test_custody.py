@@ -51,7 +51,9 @@ def test_round_trip_with_default_scrypt(tmp_path: Path) -> None:
     path = tmp_path / "keys" / f"{signer.keyid}.pem"
     assert os.stat(path).st_mode & 0o777 == 0o600
     assert os.stat(tmp_path / "keys").st_mode & 0o777 == 0o700
-    assert path.read_bytes().startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
+    # PKCS#8 EncryptedPrivateKeyInfo in PEM (RFC 7468 §11): parse the armour itself.
+    label, _, _ = pem.unarmor(path.read_bytes())
+    assert label == "ENCRYPTED PRIVATE KEY"
     assert _kdf(path) == ("scrypt", {"cost_parameter": 1 << 14, "block_size": 8,
                                      "parallelization_parameter": 1})
     fresh = EncryptedFileCustody(tmp_path / "keys", PASS)  # no cached public key
