@@ -33,7 +33,6 @@ import json
 import os
 import secrets
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -60,22 +59,13 @@ _TOKENS = ("bench-raw", "bench-service")
 def _softhsm(workdir: Path) -> tuple[str, dict[str, str]] | None:
     """Initialise SoftHSM2 tokens in ``workdir``; returns (module, env) or None."""
     from sceau_keys.pkcs11 import DEFAULT_MODULE
+    from sceau_keys.softhsm import init_softhsm2
 
     util = shutil.which("softhsm2-util")
     module = os.environ.get("SCEAU_PKCS11_MODULE", DEFAULT_MODULE)
     if util is None or not os.path.isfile(module):
         return None
-    tokendir = workdir / "tokens"
-    tokendir.mkdir(mode=0o700)
-    conf = workdir / "softhsm2.conf"
-    conf.write_text(f"directories.tokendir = {tokendir}\nobjectstore.backend = file\n"
-                    "log.level = ERROR\nslots.removable = false\n")
-    env = {"SOFTHSM2_CONF": str(conf)}
-    for label in _TOKENS:
-        subprocess.run([util, "--init-token", "--free", "--label", label, "--so-pin", SO_PIN,
-                        "--pin", PIN], env={**os.environ, **env}, check=True,
-                       capture_output=True)
-    return module, env
+    return module, init_softhsm2(workdir, _TOKENS, so_pin=SO_PIN, pin=PIN, util=util)
 
 
 def _rate(fn: Callable[[], object], seconds: float) -> tuple[float, float]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from typing import Any
 import pytest
 
 from sceau_keys.pkcs11 import DEFAULT_MODULE
+from sceau_keys.softhsm import init_softhsm2
 
 #: Tokens initialised for the session: signing keys, root keys, and one that only the
 #: wrong-PIN tests log in to (a login is per process and token: PKCS#11 v2.40 §5.6).
@@ -78,16 +78,8 @@ def softhsm_session(base: Path) -> Iterator[SoftHsm]:
     except ImportError:
         _unavailable("python-pkcs11 is not installed (dev group / sceau-keys[pkcs11])")
     assert util is not None
-    tokendir = base / "tokens"
-    tokendir.mkdir(mode=0o700)
-    conf = base / "softhsm2.conf"
-    conf.write_text(f"directories.tokendir = {tokendir}\nobjectstore.backend = file\n"
-                    "log.level = ERROR\nslots.removable = false\n")
-    env = {"SOFTHSM2_CONF": str(conf)}
-    for label in TOKENS:
-        subprocess.run([util, "--init-token", "--free", "--label", label, "--so-pin", SO_PIN,
-                        "--pin", USER_PIN], env={**os.environ, **env}, check=True,
-                       capture_output=True, timeout=60)
+    env = init_softhsm2(base, TOKENS, so_pin=SO_PIN, pin=USER_PIN, util=util)
+    conf = Path(env["SOFTHSM2_CONF"])
     with pytest.MonkeyPatch.context() as mp:
         # Read by the module at C_Initialize, i.e. when this process first loads it.
         mp.setenv("SOFTHSM2_CONF", str(conf))
