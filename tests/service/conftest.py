@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -57,12 +59,14 @@ def make_tenant(store: Store, settings: Settings, slug: str) -> tuple[str, str, 
             create_token(store, tenant, {"read"}))
 
 
-@pytest.fixture
-def service(database_url: str, tmp_path: Path) -> Iterator[Service]:
-    """The app on each database, with a fresh tenant (unique slug: PostgreSQL is shared)."""
-    settings = Settings(data_dir=tmp_path / "data", database_url=database_url,
-                        key_passphrase=SecretStr(TEST_PASSPHRASE), token_cache_seconds=0,
-                        keyring_cache_seconds=0)
+@contextmanager
+def running_service(database_url: str, tmp_path: Path, **settings_: Any) -> Iterator[Service]:
+    """The app on ``database_url`` (lifespan started) with a fresh tenant (unique slug:
+    PostgreSQL is shared); ``settings_`` adds or overrides settings."""
+    settings = Settings(**{"data_dir": tmp_path / "data", "database_url": database_url,
+                           "key_passphrase": SecretStr(TEST_PASSPHRASE),
+                           "token_cache_seconds": 0, "keyring_cache_seconds": 0,
+                           **settings_})
     engine = make_engine(database_url)
     upgrade(engine)
     store = Store(engine)
@@ -72,3 +76,10 @@ def service(database_url: str, tmp_path: Path) -> Iterator[Service]:
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Service(client, settings, store, slug, keyid, sign_token, read_token)
     engine.dispose()
+
+
+@pytest.fixture
+def service(database_url: str, tmp_path: Path) -> Iterator[Service]:
+    """The app on each database, with a fresh tenant."""
+    with running_service(database_url, tmp_path) as running:
+        yield running

@@ -16,23 +16,17 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pydantic import SecretStr
 
 from sceau import LocalSigner, canonicalize
 from sceau.client import SealResult
 from sceau.media import attach, prepare, seal_file_locally
 from sceau.readable import no_seal_summary
-from sceau_service import Settings, create_app
-from sceau_service.db import make_engine
-from sceau_service.migrate import upgrade
-from sceau_service.store import Store
 
 from ..c2pafiles import TestCA, actions, jpeg_bytes, sign_jpeg, tamper_pixels
-from ..conftest import TEST_PASSPHRASE, start_server, stop_server
-from .conftest import Service, make_tenant
+from ..conftest import start_server, stop_server
+from .conftest import Service, running_service
 
 pytest.importorskip("c2pa")
 
@@ -82,22 +76,11 @@ def table(database_url: str, tmp_path: Path) -> Iterator[Table]:
     anchors.write_text(ca.anchor_pem)
     uploads = tmp_path / "uploads"
     uploads.mkdir()
-    settings = Settings(data_dir=tmp_path / "data", database_url=database_url,
-                        key_passphrase=SecretStr(TEST_PASSPHRASE), token_cache_seconds=0,
-                        keyring_cache_seconds=0, c2pa_trust_anchors=anchors,
-                        upload_dir=uploads, max_upload_bytes=UPLOAD_LIMIT)
-    engine = make_engine(database_url)
-    upgrade(engine)
-    store = Store(engine)
-    slug = f"t-{secrets.token_hex(4)}"
-    keyid, sign_token, read_token = make_tenant(store, settings, slug)
-    app = create_app(settings, clock=lambda: datetime.now(UTC))
     work = tmp_path / "files"
     work.mkdir()
-    with TestClient(app, raise_server_exceptions=False) as client:
-        yield Table(Service(client, settings, store, slug, keyid, sign_token, read_token),
-                    uploads, ca, other, work)
-    engine.dispose()
+    with running_service(database_url, tmp_path, c2pa_trust_anchors=anchors,
+                         upload_dir=uploads, max_upload_bytes=UPLOAD_LIMIT) as service:
+        yield Table(service, uploads, ca, other, work)
 
 
 def _flip_signature(seal: dict[str, Any]) -> None:
