@@ -13,8 +13,9 @@
    signed hashes or absent ones).  SQLite: one transaction of ``executemany``, PostgreSQL:
    ``COPY``; the content-hash index is dropped during the load and rebuilt after it
    (``ANALYZE`` on PostgreSQL).  ``--refill`` rebuilds.
-2. **Ceiling**, in this process: the store's query alone (``Store.newest_seals``, the one
-   indexed statement a lookup runs) for the same batches, wall clock, p50/p99.  Then the
+2. **Ceiling**, in this process: the lookup's query alone (``LookupReader.newest_seals``,
+   the one indexed statement a lookup runs, on the reader's own connection) for the same
+   batches, wall clock, p50/p99, and the process's CPU per query.  Then the
    whole app called in this process over ASGI (no HTTP, no wrk on the same cores), warm
    cache, one request at a time.
 3. **Service**: ``sceau-service serve`` (one worker, rate limits off) on the filled
@@ -23,7 +24,9 @@
    request per batch, rendered verdicts come from the lookup cache; "cold":
    ``SCEAU_LOOKUP_CACHE_SIZE=0``, every found seal is verified (Ed25519) on every request.
    Figures are medians of the runs (one after the other).  Target: p99 < 5 ms (warm, one
-   worker, low concurrency).
+   worker, low concurrency).  Between the warm runs on 1 connection, ``GET /healthz`` on
+   the same server for as long (``bench/lua/get.lua``): the latency of a route that does
+   nothing, at the same moments, is the floor the host sets (it is shared).
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ NAME = "bench_lookup"
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 CACHE = Path(__file__).resolve().parent / ".cache" / "lookup"
 LUA = Path(__file__).resolve().parent / "lua" / "lookup.lua"
+GET_LUA = Path(__file__).resolve().parent / "lua" / "get.lua"
 TARGET_P99_MS = 5.0
 BATCH = 50
 BODIES = 2000
@@ -235,31 +239,43 @@ def make_bodies(signed: int, seed: int = 6) -> list[list[str]]:
 
 
 def ceiling(url: str, bodies: list[list[str]], rounds: int) -> dict[str, Any]:
-    """The store's query alone, in this process: p50/p99 over every batch, per round."""
+    """The lookup's query alone, in this process (``LookupReader.newest_seals``, the one
+    indexed statement a lookup runs, on its own connection, in an event loop): p50/p99
+    over every batch, per round; CPU per query."""
+    import asyncio
+
     from sceau_service.db import make_engine
-    from sceau_service.store import Store
+    from sceau_service.store import LookupReader, Store
 
     engine = make_engine(url)
-    store = Store(engine)
-    try:
-        for hashes in bodies[:200]:  # warm the pool, the statement cache and the pages
-            store.newest_seals(hashes)
+    reader = LookupReader(Store(engine))
+
+    async def run() -> list[dict[str, float]]:
+        for hashes in bodies[:200]:  # warm the connection, its statements and the pages
+            await reader.newest_seals(hashes)
         runs = []
         for _ in range(rounds):
             times = []
+            cpu = time.process_time()
             for hashes in bodies:
                 t = time.perf_counter()
-                found = store.newest_seals(hashes)
+                found = await reader.newest_seals(hashes)
                 times.append(time.perf_counter() - t)
                 if len(found) != BATCH // 2:
                     raise RuntimeError(f"expected {BATCH // 2} found, got {len(found)}")
+            cpu = time.process_time() - cpu
             times.sort()
             runs.append({"p50_ms": 1000 * times[len(times) // 2],
-                         "p99_ms": 1000 * times[int(len(times) * 0.99)]})
-        return {"p50_ms": median([r["p50_ms"] for r in runs]),
-                "p99_ms": median([r["p99_ms"] for r in runs]), "runs": runs}
+                         "p99_ms": 1000 * times[int(len(times) * 0.99)],
+                         "cpu_ms_per_query": 1000 * cpu / len(times)})
+        await reader.close()
+        return runs
+
+    try:
+        runs = asyncio.run(run())
     finally:
         engine.dispose()
+    return {k: median([r[k] for r in runs]) for k in runs[0]} | {"runs": runs}
 
 
 def in_process(url: str, bodies: list[list[str]], rounds: int, workdir: Path) -> dict[str, Any]:
@@ -396,6 +412,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.fill_only:
         return {"stores": {b: info for b, (_, info) in stores.items()}}
     bodies = make_bodies(args.signed)
+    load_start = os.getloadavg()[0]  # the host is shared: say how busy it was
     workdir = Path(tempfile.mkdtemp(prefix="sceau-bench-lookup-"))
     body_file = workdir / "bodies.txt"
     body_file.write_text("".join(json.dumps({"hashes": h}, separators=(",", ":")) + "\n"
@@ -405,7 +422,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for backend, (url, info) in stores.items():
             ceil = ceiling(url, bodies, args.runs)
             print(f"{backend}: store query alone p50 {ceil['p50_ms']:.2f} ms, "
-                  f"p99 {ceil['p99_ms']:.2f} ms", flush=True)
+                  f"p99 {ceil['p99_ms']:.2f} ms, CPU {ceil['cpu_ms_per_query']:.2f} ms/query",
+                  flush=True)
             per: dict[str, Any] = {"store": info, "ceiling": ceil}
             inproc = in_process(url, bodies, args.runs, workdir)
             per["in-process"] = inproc
@@ -420,7 +438,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         warm_up(srv.url, bodies)
                     wrk_once_lookup(srv, body_file, connections=1, seconds=2.0)
                     for conns in (1, 4):
-                        runs = []
+                        runs, floor = [], []
                         for run in range(args.runs):
                             res = wrk_once_lookup(srv, body_file, connections=conns,
                                                   seconds=duration)
@@ -429,7 +447,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                                   f"{res['req_per_s']:,.0f} req/s p50 {res['p50_ms']:.2f} ms "
                                   f"p99 {res['p99_ms']:.2f} ms non-2xx {res['non_2xx']}",
                                   flush=True)
+                            if mode == "warm" and conns == 1:  # interleaved: same moments
+                                res = wrk_once_lookup(srv, None, connections=1,
+                                                      seconds=duration)
+                                floor.append(res)
+                                print(f"{backend} GET /healthz c=1 run {run + 1}: "
+                                      f"p50 {res['p50_ms']:.2f} ms p99 {res['p99_ms']:.2f} ms",
+                                      flush=True)
                         per[f"{mode} c={conns}"] = summarise(runs)
+                        if floor:
+                            per["floor c=1"] = summarise(floor)
                 finally:
                     _server.stop(srv)
             results[backend] = per
@@ -441,11 +468,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for backend, per in results.items():
         ceil = per["ceiling"]
         rows.append([f"{backend}: store query alone (ceiling)", "-", f"{ceil['p50_ms']:.2f}",
-                     f"{ceil['p99_ms']:.2f}", "-", "1.0x", "-"])
+                     f"{ceil['p99_ms']:.2f}", f"{ceil['cpu_ms_per_query']:.2f} (client)",
+                     "1.0x", "-"])
         ip = per["in-process"]
         rows.append([f"{backend}: app in-process, warm, no HTTP", "-", f"{ip['p50_ms']:.2f}",
                      f"{ip['p99_ms']:.2f}", f"{ip['cpu_ms_per_request']:.2f}",
                      f"{ip['p50_ms'] / ceil['p50_ms']:.1f}x", "(reported)"])
+        fl = per["floor c=1"]
+        rows.append([f"{backend}: GET /healthz c=1 (the host's floor)",
+                     f"{fl['req_per_s']:,.0f}", f"{fl['p50_ms']:.2f}", f"{fl['p99_ms']:.2f}",
+                     f"{10 * fl['server_cpu_pct'] / fl['req_per_s']:.2f}", "-", "-"])
         for key in ("warm c=1", "warm c=4", "cold c=1", "cold c=4"):
             s = per[key]
             ok = s["p99_ms"] < TARGET_P99_MS and s["non_2xx"] == 0 and s["socket_errors"] == 0
@@ -458,22 +490,27 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                          f"{s['p50_ms']:.2f}", f"{s['p99_ms']:.2f}", f"{cpu_ms:.2f}",
                          f"{s['p50_ms'] / ceil['p50_ms']:.1f}x",
                          verdict(ok) if key.startswith("warm") else "(reported)"])
+    load_end = os.getloadavg()[0]
     print_table(f"POST /v1/lookup, {BATCH} hashes (25 found), {args.seals:,} seals stored; "
-                f"medians of {args.runs} runs of {duration:g} s",
+                f"medians of {args.runs} runs of {duration:g} s; load average "
+                f"{load_start:.1f} at the start, {load_end:.1f} at the end",
                 ["what", "req/s", "p50 ms", "p99 ms", "server CPU ms/req", "p50 vs ceiling",
                  f"p99 < {TARGET_P99_MS:g} ms"], rows)
     data = {"seals": args.seals, "signed": args.signed, "batch": BATCH,
             "duration_s": duration, "runs": args.runs, "target_p99_ms": TARGET_P99_MS,
-            "targets_met": met, "results": results}
+            "targets_met": met, "load_average": [load_start, load_end], "results": results}
     write_result(NAME, data)
     return data
 
 
-def wrk_once_lookup(srv: _server.Server, bodies: Path, *, connections: int,
+def wrk_once_lookup(srv: _server.Server, bodies: Path | None, *, connections: int,
                     seconds: float) -> dict[str, Any]:
-    """One wrk run of ``bench/lua/lookup.lua``; the figures ``bench_service`` reports."""
+    """One wrk run of ``bench/lua/lookup.lua``; the figures ``bench_service`` reports.
+    Without ``bodies``: ``GET /healthz`` (``bench/lua/get.lua``), the host's floor."""
+    target = ([str(LUA), srv.url, "--", str(bodies)] if bodies is not None
+              else [str(GET_LUA), srv.url + "/healthz"])
     cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency", "--timeout",
-           "30s", "-s", str(LUA), srv.url, "--", str(bodies)]
+           "30s", "-s", *target]
     cpu0 = srv.cpu_seconds()
     start = time.monotonic()
     proc = subprocess.run(cmd, check=False, capture_output=True, encoding="utf-8",

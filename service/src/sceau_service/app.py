@@ -30,7 +30,7 @@ from sceau_service.schemas import BatchCreate, LookupCreate, SealCreate, VerifyC
 from sceau_service.sealing import SealingService
 from sceau_service.settings import Settings
 from sceau_service.state import AppState, HistoryCache, KeyRingCache
-from sceau_service.store import Store
+from sceau_service.store import LookupReader, Store
 from sceau_service.timeouts import BodyTimeoutMiddleware, NoContentEncodingMiddleware
 from sceau_service.tlog import LogKeyCache, TransparencyLog
 from sceau_service.writer import SealWriter
@@ -56,6 +56,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utcnow,
         if migrate:
             await run_in_threadpool(upgrade, engine)
         store = Store(engine)
+        # The lookup's own connection (store.LookupReader), closed before the engine.
+        app.state.lookup_reader = LookupReader(store)
         custody = None
         if settings.key_passphrase is not None or settings.custody == "pkcs11":
             custody = await run_in_threadpool(custody_for, settings)
@@ -101,6 +103,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utcnow,
                 await scheduler  # lets a rotation in progress finish
             await sealing.close()
             await writer.close()
+            await app.state.lookup_reader.close()
             engine.dispose()
 
     app = FastAPI(

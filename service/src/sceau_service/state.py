@@ -18,6 +18,7 @@ from sceau.errors import KeyCustodyError, NotFoundError
 from sceau.keyhistory import build_history_document, read_statement, sign_history_head
 from sceau_keys import Custody
 from sceau_service.auth import Principal, TokenAuthority, hash_token
+from sceau_service.refreshing import RefreshAhead
 from sceau_service.registry import Registry
 from sceau_service.sealing import SealingService
 from sceau_service.settings import Settings
@@ -29,30 +30,25 @@ __all__ = ["AppState", "Caller", "HistoryCache", "KeyRingCache", "SignCaller", "
 
 
 class KeyRingCache:
-    """The verifier's key ring built from the store, refreshed every ``ttl`` seconds."""
+    """The verifier's key ring built from the store, at most ``ttl`` seconds old; reloaded
+    in the background before it expires (:class:`RefreshAhead`), so that requests do not
+    wait for it."""
 
     def __init__(self, store: Store, ttl: float) -> None:
         self._store = store
-        self._ttl = ttl
-        self._ring: KeyRing | None = None
-        self._expires = 0.0
-        self._lock = asyncio.Lock()
+        self._cache: RefreshAhead[KeyRing] = RefreshAhead(self._load, ttl)
 
     def invalidate(self) -> None:
         """Forget the cached ring (after a key changes on this replica)."""
-        self._ring = None
+        self._cache.invalidate()
 
     async def get(self) -> KeyRing:
         """The current ring (from cache when fresh)."""
-        ring = self._ring
-        if ring is not None and time.monotonic() < self._expires:
-            return ring
-        async with self._lock:
-            if self._ring is None or time.monotonic() >= self._expires:
-                rows = await run_in_threadpool(self._store.list_keys)
-                self._ring = KeyRing(r.record() for r in rows)
-                self._expires = time.monotonic() + self._ttl
-            return self._ring
+        return await self._cache.get()
+
+    async def _load(self) -> KeyRing:
+        rows = await run_in_threadpool(self._store.list_keys)
+        return KeyRing(r.record() for r in rows)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,6 @@ commit leaves nothing behind; a seal is never answered before its commit.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -51,6 +50,7 @@ from sceau.merkle import (
 )
 from sceau_keys import Custody
 from sceau_service.db import log_keys, log_nodes, log_state, seals
+from sceau_service.refreshing import RefreshAhead
 from sceau_service.store import SEAL_COLUMNS, SEAL_PG_TYPES, SealRow, Store, bulk_insert
 
 __all__ = [
@@ -378,22 +378,16 @@ class TransparencyLog:
 
 
 class LogKeyCache:
-    """The log's verifier keys, refreshed every ``ttl`` seconds (for ``POST /v1/verify``)."""
+    """The log's verifier keys (for ``POST /v1/verify`` and lookups), at most ``ttl``
+    seconds old; reloaded in the background before they expire (:class:`RefreshAhead`)."""
 
     def __init__(self, log: TransparencyLog, ttl: float) -> None:
         self._log = log
-        self._ttl = ttl
-        self._keys: list[LogKey] | None = None
-        self._expires = 0.0
-        self._lock = asyncio.Lock()
+        self._cache: RefreshAhead[list[LogKey]] = RefreshAhead(self._load, ttl)
 
     async def get(self) -> list[LogKey]:
         """The current keys (from cache when fresh); empty when there is no log."""
-        keys = self._keys
-        if keys is not None and time.monotonic() < self._expires:
-            return keys
-        async with self._lock:
-            if self._keys is None or time.monotonic() >= self._expires:
-                self._keys = await asyncio.to_thread(self._log.verifier_keys)
-                self._expires = time.monotonic() + self._ttl
-            return self._keys
+        return await self._cache.get()
+
+    async def _load(self) -> list[LogKey]:
+        return await asyncio.to_thread(self._log.verifier_keys)

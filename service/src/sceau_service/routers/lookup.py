@@ -33,7 +33,7 @@ from sceau.strictjson import loads
 from sceau.verify import ContentDigest, SignatureState
 from sceau_service.schemas import ErrorPublic, LookupCreate, LookupPublic
 from sceau_service.state import AppState
-from sceau_service.store import Store
+from sceau_service.store import LookupReader, Store
 
 __all__ = ["LookupCache", "router"]
 
@@ -181,7 +181,8 @@ async def lookup(request: Request) -> Response:
     log_keys = await state.log_keys.get()
     require_log = state.settings.verify_require_log and bool(log_keys)
     cache.check_view(ring, log_keys, require_log)
-    rows = await run_in_threadpool(state.store.newest_seals, body.hashes)
+    reader: LookupReader = request.app.state.lookup_reader
+    rows = await reader.newest_seals(body.hashes)
     newest = {r.content_sha256: r.seal_id for r in rows}
     answers: dict[str, bytes] = {}
     missing: dict[str, str] = {}
