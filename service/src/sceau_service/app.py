@@ -20,6 +20,7 @@ from sceau_service.auth import TokenAuthority
 from sceau_service.cors import PublicCORSMiddleware
 from sceau_service.db import make_engine
 from sceau_service.errors import install_error_handlers
+from sceau_service.fastlane import SceauApp
 from sceau_service.middleware import StrictBodyMiddleware
 from sceau_service.migrate import upgrade
 from sceau_service.ratelimit import RateLimitMiddleware, TokenBuckets
@@ -106,13 +107,14 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _utcnow,
             await app.state.lookup_reader.close()
             engine.dispose()
 
-    app = FastAPI(
+    app = SceauApp(
         title="Sceau",
         version=sceau.__version__,
         summary="Seal media with signed provenance manifests; verify them.",
         lifespan=lifespan,
         telemetry=None if settings.telemetry else {
             "tracing": False, "metrics": False, "logs": False},
+        lean=not settings.telemetry,
     )
     install_error_handlers(app)
     # The lookup first: the browser extension's call is the most frequent, and routes are

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Coroutine
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 from starlette.concurrency import run_in_threadpool
@@ -16,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from sceau.errors import NotFoundError, ValidationError
 from sceau.timefmt import format_time
 from sceau_service.auth import Principal
+from sceau_service.fastlane import LeanRoute
 from sceau_service.schemas import (
     BatchCreate,
     BatchPublic,
@@ -30,20 +29,8 @@ from sceau_service.state import AppState, State, get_principal
 router = APIRouter(tags=["seals"])
 
 
-class RequestRoute(APIRoute):
-    """A route whose endpoint takes the :class:`Request` and returns the
-    :class:`Response` itself: no dependency solving and no response-model processing on
-    the way (FastAPI's documented custom-route hook).  Its signature, ``response_model``
-    and ``openapi_extra`` still document it."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        """The endpoint itself is the handler."""
-        handler: Callable[[Request], Coroutine[Any, Any, Response]] = self.endpoint
-        return handler
-
-
 # The two signing endpoints: the service's hot path (docs/benchmarks.md).
-_signing = APIRouter(tags=["seals"], route_class=RequestRoute)
+_signing = APIRouter(tags=["seals"], route_class=LeanRoute)
 
 SEAL_MEDIA_TYPE = "application/vnd.sceau.seal+json"
 _Body = TypeVar("_Body", bound=BaseModel)
