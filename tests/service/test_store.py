@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, create_engine, func, inspect, select, text
+from sqlalchemy import Connection, Engine, create_engine, func, inspect, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 
 from sceau import KeyStatus
 from sceau.errors import ConflictError, ServiceUnavailableError
@@ -228,9 +229,9 @@ class CountingStore(Store):
         super().__init__(store.engine)
         self.batches: list[int] = []
 
-    def insert_seals(self, rows: Sequence[SealRow]) -> None:
+    def insert_seals(self, rows: Sequence[SealRow], conn: Connection | None = None) -> None:
         self.batches.append(len(rows))
-        super().insert_seals(rows)
+        super().insert_seals(rows, conn)
 
 
 def _rows(tenant: TenantRow, keyid: str, n: int) -> list[SealRow]:
@@ -307,13 +308,97 @@ def test_writer_failure_fails_the_whole_batch_then_recovers(store: Store) -> Non
     assert _count(store, [rows[0].seal_id for rows in later]) == 20
 
 
+def test_sqlite_bulk_insert_splits_at_the_bound_values_limit(store: Store) -> None:
+    """Multi-row INSERTs: a connection allowing 16 bound values takes 8-column rows two
+    by two; every row lands, and a duplicate anywhere undoes the whole transaction."""
+    import sqlite3
+
+    from sceau_service.store import SEAL_COLUMNS, SEAL_PG_TYPES, bulk_insert
+
+    if store.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's bound values limit")
+    tenant = _tenant(store)
+    keyid = _key(store, tenant)
+    rows = _rows(tenant, keyid, 11)
+
+    def values(batch: Sequence[SealRow]) -> list[tuple[object, ...]]:
+        return [(r.seal_id, r.tenant_id, r.keyid, r.content_sha256, r.size, r.media_type,
+                 r.created_at, r.envelope) for r in batch]
+
+    with store.engine.connect() as conn:
+        driver = conn.connection.dbapi_connection
+        assert isinstance(driver, sqlite3.Connection)
+        previous = driver.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 16)
+        try:
+            with conn.begin():
+                bulk_insert(conn, seals, SEAL_COLUMNS, SEAL_PG_TYPES, values(rows))
+            doomed = _rows(tenant, keyid, 5)
+            with pytest.raises(IntegrityError), conn.begin():
+                bulk_insert(conn, seals, SEAL_COLUMNS, SEAL_PG_TYPES,
+                            values([*doomed, rows[4]]))
+        finally:
+            driver.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, previous)
+    assert _count(store, [r.seal_id for r in rows]) == 11
+    assert _count(store, [r.seal_id for r in doomed]) == 0
+    for row in rows:
+        assert store.seal_envelope(row.seal_id) == row.envelope
+
+
+def test_writer_checkpoints_sqlite_beside_its_commits(store: Store) -> None:
+    """On SQLite the writer's own connection never checkpoints (wal_autocheckpoint=0);
+    the checkpointer thread does, after commits, and everything stays readable."""
+    if store.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's write-ahead log")
+    tenant = _tenant(store)
+    keyid = _key(store, tenant)
+    submissions = [_rows(tenant, keyid, 50) for _ in range(40)]
+
+    async def main() -> tuple[int, int]:
+        writer = SealWriter(store, max_rows=100)
+        writer.start()
+        try:
+            await asyncio.gather(*(writer.write(rows) for rows in submissions))
+            checkpointer = writer._checkpointer
+            assert checkpointer is not None
+            for _ in range(100):  # the first checkpoint comes a moment after a commit
+                if checkpointer.checkpoints:
+                    break
+                await asyncio.sleep(0.05)
+            thread = writer._thread
+            assert thread is not None
+            probe = thread.commit([])  # runs on the writer's thread, with its connection
+            await probe
+            return checkpointer.checkpoints, len(submissions)
+        finally:
+            await writer.close()
+
+    checkpoints, _ = asyncio.run(main())
+    assert checkpoints >= 1
+    every = [r for rows in submissions for r in rows]
+    assert _count(store, [r.seal_id for r in every]) == len(every)
+    with store.engine.connect() as conn:  # nothing left behind in the log
+        busy, frames, done = conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
+    assert busy == 0 and frames == done
+
+
+def test_writer_connection_does_not_checkpoint(store: Store) -> None:
+    from sceau_service.walcheckpoint import writer_connect
+
+    if store.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's write-ahead log")
+    with writer_connect(store.engine) as conn:
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000
+
+
 def test_writer_survives_a_store_outage() -> None:
     """Any exception from the store reaches every waiter; the next batch is tried anew."""
     class Flaky:
         def __init__(self) -> None:
             self.calls = 0
 
-        def insert_seals(self, rows: Sequence[SealRow]) -> None:
+        def insert_seals(self, rows: Sequence[SealRow], conn: Connection | None = None) -> None:
             self.calls += 1
             if self.calls == 1:
                 raise OSError("connection refused")

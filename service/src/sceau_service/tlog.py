@@ -73,7 +73,8 @@ _NODE_TYPES = ("int2", "int8", "bytea", "text")
 # The append's statements, built once: it runs for every batch.
 _READ_STATE = select(log_state).where(log_state.c.id == 1)
 _READ_STATE_LOCKED = _READ_STATE.with_for_update()
-_TOUCH_STATE = update(log_state).where(log_state.c.id == 1).values(size=log_state.c.size)
+_TOUCH_STATE_RETURNING = (update(log_state).where(log_state.c.id == 1)
+                          .values(size=log_state.c.size).returning(*log_state.c))
 _WRITE_STATE = update(log_state).where(log_state.c.id == 1).values(
     size=bindparam("new_size"), frontier=bindparam("new_frontier"),
     timestamp=bindparam("new_timestamp"), checkpoint=bindparam("new_checkpoint"))
@@ -327,18 +328,23 @@ class TransparencyLog:
         if conn.dialect.name == "postgresql":
             row = conn.execute(_READ_STATE_LOCKED).first()
         else:
-            # SQLite: write first, so this transaction holds the database's write lock
-            # (waiting up to busy_timeout for another writer) before it reads anything.
-            conn.execute(_TOUCH_STATE)
-            row = conn.execute(_READ_STATE).first()
+            # SQLite: a write first, so this transaction holds the database's write lock
+            # (waiting up to busy_timeout for another writer) before it reads anything;
+            # RETURNING reads the row in the same statement (SQLite >= 3.35).
+            row = conn.execute(_TOUCH_STATE_RETURNING).first()
         return None if row is None else self._row_state(row)
 
-    def append_seals(self, rows: Sequence[SealRow]) -> list[bytes]:
-        """Store ``rows`` and log them, in one transaction; returns each seal's final
-        envelope (with its ``log`` member), which is what was stored."""
+    def append_seals(self, rows: Sequence[SealRow],
+                     conn: Connection | None = None) -> list[bytes]:
+        """Store ``rows`` and log them, in one transaction (on ``conn``, which must have
+        none open, when given: the group-commit writer keeps one); returns each seal's
+        final envelope (with its ``log`` member), which is what was stored."""
         if not rows:
             return []
-        with self._engine.begin() as conn:
+        if conn is None:
+            with self._engine.connect() as own:
+                return self.append_seals(rows, own)
+        with conn.begin():
             state = self._lock_state(conn)
             if state is None:
                 raise KeyCustodyError("the transparency log has no key: run "

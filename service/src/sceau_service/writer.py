@@ -13,16 +13,22 @@ which carry their inclusion proofs (SPEC.md §6.1).
 from __future__ import annotations
 
 import asyncio
+import functools
 import queue
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
 
+from sqlalchemy import Connection, Engine
+
 from sceau.errors import ServiceUnavailableError
 from sceau_service.store import SealRow, Store
 from sceau_service.tlog import TransparencyLog
+from sceau_service.walcheckpoint import WalCheckpointer, writer_connect
 
 __all__ = ["SealWriter"]
+
+Commit = Callable[[Sequence[SealRow], Connection | None], list[bytes]]
 
 
 class SealWriter:
@@ -32,22 +38,37 @@ class SealWriter:
                  log: TransparencyLog | None = None) -> None:
         self._store = store
         self._max_rows = max_rows
-        self._commit: Callable[[Sequence[SealRow]], list[bytes]] = (
-            self._insert if log is None else log.append_seals)
+        self._commit: Commit = self._insert if log is None else log.append_seals
         self._pending: deque[tuple[Sequence[SealRow], asyncio.Future[list[bytes]]]] = deque()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._thread: _CommitThread | None = None
+        self._checkpointer: WalCheckpointer | None = None
         self._closing = False
 
     def start(self) -> None:
         """Start the background writer on the running loop."""
         loop = asyncio.get_running_loop()
-        self._thread = _CommitThread(self._commit, loop)
+        # The thread keeps one connection of the store's engine (none for a store
+        # without one, as in tests): no pool check-out, reset or ping per batch.  On
+        # SQLite, checkpoints run beside it (sceau_service.walcheckpoint).
+        engine: Engine | None = getattr(self._store, "engine", None)
+        connect = None
+        if engine is not None:
+            connect = functools.partial(writer_connect, engine)
+            if engine.dialect.name == "sqlite":
+                self._checkpointer = WalCheckpointer(engine)
+                self._checkpointer.start()
+        self._thread = _CommitThread(
+            self._commit, loop, connect,
+            None if self._checkpointer is None else self._checkpointer.poke)
         self._task = loop.create_task(self._run(), name="seal-writer")
 
-    def _insert(self, rows: Sequence[SealRow]) -> list[bytes]:
-        self._store.insert_seals(rows)
+    def _insert(self, rows: Sequence[SealRow], conn: Connection | None) -> list[bytes]:
+        if conn is None:
+            self._store.insert_seals(rows)
+        else:
+            self._store.insert_seals(rows, conn)
         return [r.envelope for r in rows]
 
     async def write(self, rows: Sequence[SealRow]) -> list[bytes]:
@@ -103,6 +124,9 @@ class SealWriter:
         if self._thread is not None:
             await asyncio.to_thread(self._thread.stop)
             self._thread = None
+        if self._checkpointer is not None:
+            await asyncio.to_thread(self._checkpointer.stop)
+            self._checkpointer = None
 
 
 class _CommitThread:
@@ -113,10 +137,13 @@ class _CommitThread:
     copy, which showed as ~10% of the event loop's time under load.
     """
 
-    def __init__(self, commit: Callable[[Sequence[SealRow]], list[bytes]],
-                 loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, commit: Commit, loop: asyncio.AbstractEventLoop,
+                 connect: Callable[[], Connection] | None,
+                 committed: Callable[[], None] | None) -> None:
         self._commit = commit
         self._loop = loop
+        self._connect = connect
+        self._committed = committed
         self._jobs: queue.SimpleQueue[
             tuple[Sequence[SealRow], asyncio.Future[list[bytes]]] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._main, name="seal-writer", daemon=True)
@@ -129,19 +156,40 @@ class _CommitThread:
         return fut
 
     def _main(self) -> None:
-        while (job := self._jobs.get()) is not None:
-            rows, fut = job
-            try:
-                result = self._commit(rows)
-            except Exception as exc:  # handed to the waiting coroutine
-                self._loop.call_soon_threadsafe(_settle, fut, None, exc)
-            else:
-                self._loop.call_soon_threadsafe(_settle, fut, result, None)
+        conn: Connection | None = None
+        try:
+            while (job := self._jobs.get()) is not None:
+                rows, fut = job
+                try:
+                    if conn is None and self._connect is not None:
+                        conn = self._connect()
+                    result = self._commit(rows, conn)
+                except Exception as exc:  # handed to the waiting coroutine
+                    if conn is not None:
+                        # It may be broken (a database restart): the next batch takes a
+                        # fresh one; its transaction was rolled back.
+                        _close_quietly(conn)
+                        conn = None
+                    self._loop.call_soon_threadsafe(_settle, fut, None, exc)
+                else:
+                    self._loop.call_soon_threadsafe(_settle, fut, result, None)
+                    if self._committed is not None:
+                        self._committed()
+        finally:
+            if conn is not None:
+                _close_quietly(conn)
 
     def stop(self) -> None:
         """Finish the queued commits and end the thread (blocks: call off-loop)."""
         self._jobs.put(None)
         self._thread.join()
+
+
+def _close_quietly(conn: Connection) -> None:
+    try:
+        conn.close()
+    except Exception:  # the connection is gone already; the pool forgets it
+        conn.invalidate()
 
 
 def _settle(fut: asyncio.Future[list[bytes]], result: list[bytes] | None,
