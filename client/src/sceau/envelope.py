@@ -9,6 +9,7 @@ object has its own payload type (its signing domain).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -178,6 +179,25 @@ def sign_envelope(payload: bytes, signer: Signer,
         raise _malformed(f"payload exceeds {MAX_PAYLOAD_BYTES} bytes")
     sig = signer.sign(pae(payload_type, payload))
     return Envelope(payload_type, payload, (Signature(signer.keyid, sig),))
+
+
+def sign_envelopes(payloads: Sequence[bytes], signer: Signer,
+                   payload_type: str = CLAIM_PAYLOAD_TYPE) -> list[Envelope]:
+    """:func:`sign_envelope` for many payloads: one call to the signer's optional
+    ``sign_many(messages) -> signatures`` when it has one (a hardware token signs a batch
+    faster than message by message), else ``sign`` for each."""
+    for payload in payloads:
+        if len(payload) > MAX_PAYLOAD_BYTES:
+            raise _malformed(f"payload exceeds {MAX_PAYLOAD_BYTES} bytes")
+    messages = [pae(payload_type, p) for p in payloads]
+    sign_many = getattr(signer, "sign_many", None)
+    sigs = (sign_many(messages) if sign_many is not None
+            else [signer.sign(m) for m in messages])
+    if len(sigs) != len(messages):
+        raise ValueError("the signer returned another number of signatures than asked")
+    keyid = signer.keyid
+    return [Envelope(payload_type, p, (Signature(keyid, sig),))
+            for p, sig in zip(payloads, sigs, strict=True)]
 
 
 def seal_claim(claim: Any, signer: Signer) -> Envelope:
