@@ -200,3 +200,34 @@ def test_binding_values(signer: LocalSigner, make_claim: MakeClaim) -> None:
                                     size=1)).binding
     assert (binding.alg, binding.digest, binding.size) == (
         "sha256", hashlib.sha256(b"x").digest(), 1)
+
+
+def test_instance_ids_are_uuid4_and_differ_across_threads_and_forks() -> None:
+    import os
+    import threading
+    import uuid
+
+    from sceau.claim import new_instance_id
+
+    ids = [new_instance_id() for _ in range(600)]  # crosses the 256-id random blocks
+    for iid in ids:
+        parsed = uuid.UUID(iid.removeprefix("xmp:iid:"))
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
+        assert str(parsed) == iid.removeprefix("xmp:iid:")
+    other: list[str] = []
+    thread = threading.Thread(target=lambda: other.extend(new_instance_id()
+                                                          for _ in range(300)))
+    thread.start()
+    thread.join()
+    assert len(set(ids) | set(other)) == 900
+    # A forked child must not repeat the bytes its parent hands out next.
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.write(write, new_instance_id().encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    child = os.read(read, 100).decode()
+    os.close(read)
+    assert child.startswith("xmp:iid:") and child != new_instance_id()
