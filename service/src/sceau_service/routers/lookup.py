@@ -31,13 +31,15 @@ from sceau.errors import SceauError, ValidationError
 from sceau.readable import label_text, origin_label, pick_language, summarize
 from sceau.strictjson import loads
 from sceau.verify import ContentDigest, SignatureState
+from sceau_service.fastlane import LeanRoute
 from sceau_service.schemas import ErrorPublic, LookupCreate, LookupPublic
 from sceau_service.state import AppState
 from sceau_service.store import LookupReader, Store
 
 __all__ = ["LookupCache", "router"]
 
-router = APIRouter(tags=["lookup"])
+# The extension's call, the most frequent: served by the short stack (sceau_service.fastlane).
+router = APIRouter(tags=["lookup"], route_class=LeanRoute)
 
 
 class LookupCache:
