@@ -44,7 +44,7 @@ def test_seal_with_token_keys_and_verify_offline(hsm_server: ServerProcess, soft
     with Client(hsm_server.url, hsm_server.token) as client:
         one = _digest()
         sealed = client.seal(one, media_type="image/jpeg")
-        batch = [_digest() for _ in range(50)]
+        batch = [_digest() for _ in range(100)]  # >= SIGN_MANY_MIN_BATCH: signing processes
         sealed_batch = client.seal_batch([SealRequest(d, media_type="image/png")
                                           for d in batch])
         ring = KeyRing.from_jwks(client.jwks())

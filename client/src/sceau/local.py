@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
@@ -36,6 +38,15 @@ class LocalSigner:
     def sign(self, message: bytes) -> bytes:
         """Ed25519 signature over ``message``."""
         return self._key.sign(message)
+
+    def sign_many(self, messages: Sequence[bytes]) -> list[bytes]:
+        """Ed25519 signatures over ``messages``, in order.
+
+        A plain loop: pyca/cryptography keeps the GIL while signing, so splitting a batch
+        over threads measured no faster (docs/benchmarks.md, key custody).
+        """
+        sign = self._key.sign
+        return [sign(m) for m in messages]
 
     def record(self, tenant: str, status: KeyStatus = KeyStatus.ACTIVE) -> KeyRecord:
         """The public :class:`KeyRecord` of this key for ``tenant``."""

@@ -12,18 +12,33 @@ login session per (module, token) is kept for the life of the process, and each 
 signs on a plain session of its own that shares that login.  Calls into a module are
 serialised (see :class:`_Login`), so signers are safe to share between threads; the GIL
 is released during ``C_Sign``, so Python work of other threads overlaps token work.
+
+Batches: :meth:`Pkcs11Signer.sign_many` signs a large batch on signing processes, each
+with its own load of the module, login and session (see :class:`_SigningPool`), so that
+the token's work runs on several cores and the GIL of the calling process is not taken
+between signatures.  SoftHSM2 cannot sign on two threads of one process in parallel
+(python-pkcs11 initialises it without locking, see :class:`_Login`), while processes are
+separate PKCS#11 applications, which the standard lets use a token at the same time.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import os
+import queue
 import secrets
+import signal
+import struct
+import subprocess
+import sys
 import threading
-from collections.abc import Iterator
+import weakref
+from array import array
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
-from typing import Any
+from typing import IO, Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -31,7 +46,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sceau.errors import KeyCustodyError, ValidationError
 from sceau.keyring import key_id
 
-__all__ = ["DEFAULT_MODULE", "Pkcs11Custody", "Pkcs11Signer"]
+__all__ = ["DEFAULT_MODULE", "SIGN_MANY_MIN_BATCH", "Pkcs11Custody", "Pkcs11Signer",
+           "default_sign_processes"]
 
 #: Debian's SoftHSM2 module; a documented default, overridden by SCEAU_PKCS11_MODULE.
 DEFAULT_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
@@ -39,6 +55,11 @@ DEFAULT_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 # CKA_EC_PARAMS for Ed25519: the DER of OID id-Ed25519 1.3.101.112 (RFC 8410 §3; PKCS#11
 # v3.0 §2.3.10 allows the OID or the curve name as a PrintableString).
 _ED25519_EC_PARAMS = bytes.fromhex("06032b6570")
+#: Batches smaller than this are signed in the calling process: a round trip to a signing
+#: process costs about as much as a few signatures.
+SIGN_MANY_MIN_BATCH = 64
+#: A batch is split over signing processes in chunks of at least this many messages.
+_MIN_CHUNK = 32
 _KEYID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 _ROLE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
 
@@ -138,6 +159,292 @@ def _open_login(pkcs11: Any, module: str, token_label: str, pin: str, digest: by
     return login
 
 
+def default_sign_processes() -> int:
+    """Signing processes per custody when not set: one per CPU this process may use, at
+    most 4."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, 4))
+
+
+# -- signing processes ------------------------------------------------------------------
+#
+# Protocol on the worker's stdin/stdout: frames of an 8-byte little-endian length and a
+# payload.  First frame in: the JSON login (module, token_label, pin, role); out: b"\0"
+# when logged in, or b"\1" and an error message.  Then each request: "<HI" (key id
+# length, count), the key id, ``count`` native uint32 message lengths and the messages;
+# reply: b"\0", the key's 32-byte public key (read from the token and checked by the
+# worker) and the 64-byte signatures in order, or b"\1" and an error message.
+
+_FRAME = struct.Struct("<Q")
+_REQUEST = struct.Struct("<HI")
+_WORKER_CODE = "from sceau_keys.pkcs11 import _worker_main; _worker_main()"
+
+
+def _write_all(out: IO[bytes], data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = out.write(view)
+        if written is None:  # pragma: no cover - only for non-blocking files
+            raise BlockingIOError
+        view = view[written:]
+
+
+def _write_frame(out: IO[bytes], payload: bytes) -> None:
+    _write_all(out, _FRAME.pack(len(payload)))
+    _write_all(out, payload)
+    out.flush()
+
+
+def _read_exact(inp: IO[bytes], n: int) -> bytes | None:
+    """``n`` bytes, or None at end of file before the first byte."""
+    buf = bytearray(n)
+    view = memoryview(buf)
+    got = 0
+    while got < n:
+        k = inp.readinto(view[got:])  # type: ignore[attr-defined]
+        if not k:
+            if got == 0:
+                return None
+            raise EOFError("truncated frame")
+        got += k
+    return bytes(buf)
+
+
+def _read_frame(inp: IO[bytes]) -> bytes | None:
+    """The next frame's payload, or None at end of file."""
+    header = _read_exact(inp, _FRAME.size)
+    if header is None:
+        return None
+    (length,) = _FRAME.unpack(header)
+    payload = _read_exact(inp, length) if length else b""
+    if payload is None:
+        raise EOFError("truncated frame")
+    return payload
+
+
+def _encode_request(keyid: str, messages: Sequence[bytes]) -> bytes:
+    kid = keyid.encode("ascii")
+    try:
+        lengths = array("I", [len(m) for m in messages])
+    except OverflowError:
+        raise ValidationError("message too large to sign") from None
+    return b"".join((_REQUEST.pack(len(kid), len(messages)), kid, lengths.tobytes(),
+                     *messages))
+
+
+def _decode_request(frame: bytes) -> tuple[str, list[bytes]]:
+    klen, count = _REQUEST.unpack_from(frame)
+    offset = _REQUEST.size
+    keyid = frame[offset:offset + klen].decode("ascii")
+    offset += klen
+    lengths = array("I")
+    lengths.frombytes(frame[offset:offset + lengths.itemsize * count])
+    offset += lengths.itemsize * count
+    messages = []
+    for length in lengths:
+        messages.append(frame[offset:offset + length])
+        offset += length
+    if len(lengths) != count or offset != len(frame):
+        raise ValidationError("malformed signing request")
+    return keyid, messages
+
+
+def _worker_main() -> None:
+    """A signing process (see :class:`_SigningPool`): log in, then sign batches read
+    from stdin until it closes."""
+    # Interrupts are the parent's business; the worker ends when its stdin closes.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Only the protocol may write to the original stdout: whatever else is printed
+    # (libraries, the module) goes to stderr.
+    out: IO[bytes] = os.fdopen(os.dup(1), "wb", buffering=0)
+    os.dup2(2, 1)
+    inp: IO[bytes] = os.fdopen(os.dup(0), "rb", buffering=0)
+    login = _read_frame(inp)
+    if login is None:
+        return
+    try:
+        cfg = json.loads(login)
+        custody = Pkcs11Custody(cfg["module"], cfg["token_label"], cfg["pin"],
+                                role=cfg["role"], sign_processes=0)
+    except (KeyCustodyError, ValidationError) as exc:
+        _write_frame(out, b"\1" + str(exc).encode())
+        return
+    _write_frame(out, b"\0")
+    signers: dict[str, Pkcs11Signer] = {}
+    while (frame := _read_frame(inp)) is not None:
+        try:
+            keyid, messages = _decode_request(frame)
+            signer = signers.get(keyid)
+            if signer is None:
+                # The same checks as in the parent: sensitive, non-extractable, and the
+                # private half matches the token's public key.
+                signer = signers[keyid] = custody.signer(keyid)
+            reply = b"".join((b"\0", signer.public_key, *custody._sign_all(keyid, messages)))
+        except (KeyCustodyError, ValidationError) as exc:
+            reply = b"\1" + str(exc).encode()
+        except Exception as exc:  # reported to the parent, which raises KeyCustodyError
+            reply = b"\1" + f"PKCS#11 signing process failed: {type(exc).__name__}".encode()
+        _write_frame(out, reply)
+
+
+def _child_env() -> dict[str, str]:
+    """This process's environment, with its import path (so the worker runs this code)."""
+    paths = [p for p in sys.path if p and os.path.isabs(p) and os.path.isdir(p)]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+
+
+class _Worker:
+    """One signing process, logged in to the token on its own."""
+
+    def __init__(self, login: bytes) -> None:
+        self.proc = subprocess.Popen(  # noqa: S603 - our interpreter and fixed code
+            [sys.executable, "-c", _WORKER_CODE], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, bufsize=0, env=_child_env(), close_fds=True)
+        try:
+            self.send(login)  # the PIN goes through the pipe, never argv or environment
+            reply = self.receive()
+        except BaseException:
+            self.close()
+            raise
+        if reply[:1] != b"\0":
+            self.close()
+            raise KeyCustodyError(reply[1:].decode("utf-8", "replace"))
+
+    def send(self, payload: bytes) -> None:
+        """Send one frame."""
+        assert self.proc.stdin is not None
+        try:
+            _write_frame(self.proc.stdin, payload)
+        except OSError:
+            raise KeyCustodyError("a PKCS#11 signing process exited") from None
+
+    def receive(self) -> bytes:
+        """Receive one frame."""
+        assert self.proc.stdout is not None
+        try:
+            frame = _read_frame(self.proc.stdout)
+        except (OSError, EOFError):
+            frame = None
+        if frame is None:
+            raise KeyCustodyError("a PKCS#11 signing process exited")
+        return frame
+
+    def close(self) -> None:
+        """End the process (it exits when its stdin closes)."""
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            if pipe is not None:
+                with suppress(OSError):
+                    pipe.close()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class _SigningPool:
+    """Signing processes for one custody, started on first use and kept; each batch is
+    split over the idle ones (at least one; chunks of at least :data:`_MIN_CHUNK`).  A
+    process that fails is discarded, and replaced on the next batch."""
+
+    def __init__(self, login: dict[str, str], size: int) -> None:
+        self._login = json.dumps(login).encode()
+        self._size = size
+        self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
+        self._workers: set[_Worker] = set()
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        """Start the processes that are missing (all of them on first use)."""
+        with self._lock:
+            # One at a time: SoftHSM2 failed logins made at the same moment by several
+            # processes (CKR_GENERAL_ERROR).
+            while len(self._workers) < self._size:
+                worker = _Worker(self._login)
+                self._workers.add(worker)
+                self._idle.put(worker)
+
+    def _acquire(self, wanted: int) -> list[_Worker]:
+        while True:
+            self.start()
+            try:
+                # A worker discarded by another caller meanwhile is replaced above.
+                workers = [self._idle.get(timeout=0.5)]
+                break
+            except queue.Empty:
+                continue
+        while len(workers) < wanted:
+            try:
+                workers.append(self._idle.get_nowait())
+            except queue.Empty:
+                break
+        return workers
+
+    def _release(self, workers: list[_Worker], broken: set[_Worker]) -> None:
+        with self._lock:
+            for worker in workers:
+                if worker in broken or worker not in self._workers:  # or closed meanwhile
+                    self._workers.discard(worker)
+                    worker.close()
+                else:
+                    self._idle.put(worker)
+
+    def sign(self, keyid: str, public_key: bytes, messages: Sequence[bytes]) -> list[bytes]:
+        """Signatures over ``messages`` in order, or KeyCustodyError (all or nothing)."""
+        request_count = max(1, min(self._size, len(messages) // _MIN_CHUNK))
+        workers = self._acquire(request_count)
+        k = len(workers)
+        bounds = [len(messages) * i // k for i in range(k + 1)]
+        chunks = [messages[bounds[i]:bounds[i + 1]] for i in range(k)]
+        broken: set[_Worker] = set(workers)  # until each has answered in step
+        error: KeyCustodyError | None = None
+        parts: list[bytes] = []
+        try:
+            sent: list[tuple[_Worker, int]] = []
+            for worker, chunk in zip(workers, chunks, strict=True):
+                try:
+                    worker.send(_encode_request(keyid, chunk))
+                    sent.append((worker, len(chunk)))
+                except KeyCustodyError as exc:
+                    error = error or exc
+            for worker, count in sent:  # every worker sent a request answers it
+                try:
+                    reply = worker.receive()
+                except KeyCustodyError as exc:
+                    error = error or exc
+                    continue
+                if reply[:1] != b"\0":
+                    broken.discard(worker)
+                    error = error or KeyCustodyError(reply[1:].decode("utf-8", "replace"))
+                elif reply[1:33] != public_key or len(reply) != 33 + 64 * count:
+                    error = error or KeyCustodyError(
+                        f"a PKCS#11 signing process answered for another key than {keyid}")
+                else:
+                    broken.discard(worker)
+                    parts.append(reply[33:])
+        finally:
+            self._release(workers, broken)
+        if error is not None:
+            raise error
+        signatures = b"".join(parts)
+        return [signatures[i:i + 64] for i in range(0, len(signatures), 64)]
+
+    def close(self) -> None:
+        """Stop the idle processes now, the busy ones when their batch is done (the next
+        batch starts new ones)."""
+        with self._lock:
+            self._workers.clear()
+            while True:
+                try:
+                    worker = self._idle.get_nowait()
+                except queue.Empty:
+                    break
+                worker.close()
+
+
 class _Session:
     """A session and the private key handles it has looked up."""
 
@@ -155,17 +462,34 @@ class Pkcs11Custody:
 
     backend = "pkcs11"
 
-    def __init__(self, module: str, token_label: str, pin: str, *, role: str = "") -> None:
+    def __init__(self, module: str, token_label: str, pin: str, *, role: str = "",
+                 sign_processes: int | None = None) -> None:
+        """Log in to the token (once per process and token).
+
+        ``sign_processes``: how many signing processes :meth:`Pkcs11Signer.sign_many`
+        may use for large batches (started on first use); ``None`` for
+        :func:`default_sign_processes`, ``0`` to sign every batch in this process.
+        """
         if not pin:
             raise KeyCustodyError("set the PKCS#11 user PIN (SCEAU_PKCS11_PIN)")
         if not set(role) <= _ROLE_CHARS or len(role) > 32:
             raise ValidationError("invalid custody role")
+        if sign_processes is not None and not 0 <= sign_processes <= 64:
+            raise ValidationError("sign_processes must be between 0 and 64")
         self._pkcs11 = _pkcs11()
         self.module = module
         self.token_label = token_label
+        self._role = role
         self._prefix = f"{role}/" if role else ""
         self._login = _login(module, token_label, pin)
         self._sess: _Session | None = None
+        processes = default_sign_processes() if sign_processes is None else sign_processes
+        # The pool keeps the PIN (its processes log in themselves); nothing else does.
+        self._pool = (_SigningPool({"module": module, "token_label": token_label,
+                                    "pin": pin, "role": role}, processes)
+                      if processes else None)
+        if self._pool is not None:
+            weakref.finalize(self, self._pool.close)
 
     # -- sessions -----------------------------------------------------------------------
 
@@ -193,8 +517,17 @@ class Pkcs11Custody:
                 raise _error(exc, f"PKCS#11 operation on token {self.token_label!r} "
                              "failed") from None
 
+    def start_signing_processes(self) -> None:
+        """Start the signing processes now rather than on the first large batch (each
+        loads the module and logs in: a fraction of a second); no-op without them."""
+        if self._pool is not None:
+            self._pool.start()
+
     def close(self) -> None:
-        """Close this custody's session (the token login stays for the process)."""
+        """Close this custody's session and stop its signing processes (the token login
+        stays for the process)."""
+        if self._pool is not None:
+            self._pool.close()
         with self._login.lock:
             sess, self._sess = self._sess, None
             if sess is not None:
@@ -315,13 +648,25 @@ class Pkcs11Custody:
         return signer
 
     def _sign(self, keyid: str, message: bytes) -> bytes:
-        p = self._pkcs11
+        return self._sign_all(keyid, (message,))[0]
+
+    def _sign_all(self, keyid: str, messages: Sequence[bytes]) -> list[bytes]:
+        """Sign ``messages`` one after the other on this custody's session, holding the
+        module's lock for all of them."""
+        mechanism = self._pkcs11.Mechanism.EDDSA
         with self._session() as sess:
             key = self._private(sess, keyid)
-            signature = bytes(key.sign(message, mechanism=p.Mechanism.EDDSA))
-        if len(signature) != 64:
-            raise KeyCustodyError(f"the token returned a {len(signature)}-byte signature")
-        return signature
+            signatures = [bytes(key.sign(m, mechanism=mechanism)) for m in messages]
+        for signature in signatures:
+            if len(signature) != 64:
+                raise KeyCustodyError(f"the token returned a {len(signature)}-byte signature")
+        return signatures
+
+    def _sign_many(self, keyid: str, public_key: bytes,
+                   messages: Sequence[bytes]) -> list[bytes]:
+        if self._pool is None or len(messages) < SIGN_MANY_MIN_BATCH:
+            return self._sign_all(keyid, messages)
+        return self._pool.sign(keyid, public_key, messages)
 
 
 class Pkcs11Signer:
@@ -340,3 +685,12 @@ class Pkcs11Signer:
     def sign(self, message: bytes) -> bytes:
         """Ed25519 signature over ``message``, made on the token (CKM_EDDSA)."""
         return self._custody._sign(self._keyid, message)
+
+    def sign_many(self, messages: Sequence[bytes]) -> list[bytes]:
+        """Ed25519 signatures over ``messages``, in order, made on the token: a large
+        batch is split over the custody's signing processes.  All or nothing: any failure
+        raises :class:`KeyCustodyError` and no signature is returned."""
+        for m in messages:
+            if not isinstance(m, bytes):
+                raise TypeError("sign_many takes a sequence of bytes")
+        return self._custody._sign_many(self._keyid, self.public_key, messages)

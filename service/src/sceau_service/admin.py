@@ -56,7 +56,8 @@ def custody_for(settings: Settings, role: Literal["signing", "root"] = "signing"
             token = settings.pkcs11_root_token_label
         return Pkcs11Custody(settings.pkcs11_module, token,
                              settings.pkcs11_pin.get_secret_value(),
-                             role="root" if role == "root" else "")
+                             role="root" if role == "root" else "",
+                             sign_processes=settings.pkcs11_sign_processes)
     passphrase = settings.key_passphrase
     if role == "root":
         passphrase = settings.root_key_passphrase or passphrase

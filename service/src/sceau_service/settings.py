@@ -31,6 +31,11 @@ class Settings(BaseSettings):
     pkcs11_token_label: str = Field(default="sceau", description="label of the signing token")
     pkcs11_pin: SecretStr | None = Field(
         default=None, description="user PIN of the PKCS#11 token(s) (required with pkcs11)")
+    pkcs11_sign_processes: int | None = Field(
+        default=None, ge=0, le=64, description="signing processes (each with its own "
+        "module load, login and session) that sign large batches in parallel with pkcs11 "
+        "custody; default: one per CPU, at most 4; 0: sign batches in the server process "
+        "(docs/DECISIONS.md, parallel HSM signing)")
     root_key_passphrase: SecretStr | None = Field(
         default=None, description="passphrase of the tenant root key files in "
         "data_dir/root-keys; default: key_passphrase")
