@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from typing import Any
 
 from sqlalchemy import Connection, Engine
@@ -48,7 +47,7 @@ class WalCheckpointer:
         self._engine = engine
         self._delay = delay
         self._wanted = threading.Event()
-        self._stopping = False
+        self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._main, name="wal-checkpoint",
                                         daemon=True)
         self.checkpoints = 0
@@ -63,31 +62,37 @@ class WalCheckpointer:
 
     def stop(self) -> None:
         """Run a last checkpoint and end the thread (blocks: call it off the loop)."""
-        self._stopping = True
+        self._stopping.set()
         self._wanted.set()
         self._thread.join()
 
     def _main(self) -> None:
         conn: Any = None
         try:
-            while True:
+            while not self._stopping.is_set():
                 self._wanted.wait()
-                if not self._stopping:
-                    # Let the commits of the next moments join this checkpoint.
-                    time.sleep(self._delay)
+                # Let the commits of the next moments join this checkpoint (a stop
+                # cuts the wait short).
+                self._stopping.wait(self._delay)
                 self._wanted.clear()
-                try:
-                    if conn is None:
-                        conn = self._engine.raw_connection()
-                    conn.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                    self.checkpoints += 1
-                except Exception:  # a busy or broken database: try again at the next poke
-                    log.warning("WAL checkpoint failed", exc_info=True)
-                    if conn is not None:
-                        conn.invalidate()
-                        conn = None
-                if self._stopping:
-                    return
+                conn = self._checkpoint(conn)
+            # The writer has stopped: this one covers everything it committed.
+            conn = self._checkpoint(conn)
         finally:
             if conn is not None:
                 conn.close()
+
+    def _checkpoint(self, conn: Any) -> Any:
+        """One PASSIVE checkpoint; returns the connection to use next time (None after a
+        failure: a busy or broken database is tried again at the next poke)."""
+        try:
+            if conn is None:
+                conn = self._engine.raw_connection()
+            conn.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            self.checkpoints += 1
+        except Exception:
+            log.warning("WAL checkpoint failed", exc_info=True)
+            if conn is not None:
+                conn.invalidate()
+            return None
+        return conn
