@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import secrets
-import threading
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from sceau import LocalSigner
+
+from ..threads import run_threads
 
 
 @pytest.mark.parametrize("n", [0, 1, 200])
@@ -39,10 +40,6 @@ def test_concurrent_callers() -> None:
     def work(i: int) -> None:
         results[i] = signer.sign_many(batches[i])
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    assert not run_threads(work, 6)
     for i, batch in enumerate(batches):
         assert results[i] == [signer.sign(m) for m in batch]

@@ -17,6 +17,7 @@ from sceau_keys import Custody
 from sceau_keys.pkcs11 import Pkcs11Custody, Pkcs11Signer
 
 from ..softhsm import SoftHsm, require_python_pkcs11
+from ..threads import run_threads
 
 pkcs11 = require_python_pkcs11()
 Attribute, KeyType, ObjectClass = pkcs11.Attribute, pkcs11.KeyType, pkcs11.ObjectClass
@@ -160,27 +161,18 @@ def test_swapped_key_pair_detected(softhsm: SoftHsm) -> None:
 def test_concurrent_signing(softhsm: SoftHsm) -> None:
     custody = _custody(softhsm)
     signers = [custody.generate(), _custody(softhsm).generate()]
-    errors: list[BaseException] = []
     results: list[tuple[Pkcs11Signer, bytes, bytes]] = []
     lock = threading.Lock()
 
     def work(n: int) -> None:
-        try:
-            for i in range(60):
-                signer = signers[(n + i) % 2]
-                message = f"{n}:{i}".encode()
-                signature = signer.sign(message)
-                with lock:
-                    results.append((signer, message, signature))
-        except BaseException as exc:
-            errors.append(exc)
+        for i in range(60):
+            signer = signers[(n + i) % 2]
+            message = f"{n}:{i}".encode()
+            signature = signer.sign(message)
+            with lock:
+                results.append((signer, message, signature))
 
-    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    assert not run_threads(work, 8)
     assert len(results) == 8 * 60
     for signer, message, signature in results:
         Ed25519PublicKey.from_public_bytes(signer.public_key).verify(signature, message)

@@ -24,6 +24,7 @@ from sceau_keys.pkcs11 import (
 )
 
 from ..softhsm import SoftHsm, require_python_pkcs11
+from ..threads import run_threads
 
 pkcs11 = require_python_pkcs11()
 
@@ -152,31 +153,22 @@ def test_concurrent_sign_many_and_sign(softhsm: SoftHsm) -> None:
     custody = _custody(softhsm, 2)
     try:
         signers = [custody.generate(), custody.generate()]
-        errors: list[BaseException] = []
         results: list[tuple[Pkcs11Signer, list[bytes], list[bytes]]] = []
         lock = threading.Lock()
 
         def work(n: int) -> None:
-            try:
-                for i in range(4):
-                    signer = signers[(n + i) % 2]
-                    messages = _messages(SIGN_MANY_MIN_BATCH + 37 * n + i)
-                    if i == 3:
-                        signatures = [signer.sign(m) for m in messages[:5]]
-                        messages = messages[:5]
-                    else:
-                        signatures = signer.sign_many(messages)
-                    with lock:
-                        results.append((signer, messages, signatures))
-            except BaseException as exc:
-                errors.append(exc)
+            for i in range(4):
+                signer = signers[(n + i) % 2]
+                messages = _messages(SIGN_MANY_MIN_BATCH + 37 * n + i)
+                if i == 3:
+                    signatures = [signer.sign(m) for m in messages[:5]]
+                    messages = messages[:5]
+                else:
+                    signatures = signer.sign_many(messages)
+                with lock:
+                    results.append((signer, messages, signatures))
 
-        threads = [threading.Thread(target=work, args=(n,)) for n in range(6)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        assert not errors
+        assert not run_threads(work, 6)
         assert len(results) == 6 * 4
         for signer, messages, signatures in results:
             _check(signer, messages, signatures)
