@@ -169,3 +169,27 @@ def test_a_failing_app_writes_a_whole_answer_or_nothing(close: bool) -> None:
     else:
         assert data == b""  # the held head is dropped, no half answer
     assert transport.closed
+
+
+def test_nothing_is_written_after_the_client_left() -> None:
+    async def slow(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-length", b"2")]})
+        await asyncio.sleep(0.01)  # the client disconnects meanwhile
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    async def main() -> RecordingTransport:
+        config = uvicorn.Config(slow, log_level="error", lifespan="off")
+        protocol = HeaderTimeoutHttpToolsProtocol(config, ServerState(), {},
+                                                  asyncio.get_running_loop())
+        transport = RecordingTransport()
+        protocol.connection_made(transport)
+        protocol.data_received(GET)
+        for _ in range(5):
+            await asyncio.sleep(0)
+        transport.close()
+        protocol.connection_lost(None)
+        await asyncio.sleep(0.05)
+        return transport
+
+    assert asyncio.run(main()).writes == []

@@ -198,8 +198,9 @@ class _HeldWrites:
         return data
 
     def flush(self) -> None:
-        if self._parts:
-            self._transport.write(self.take())
+        data = self.take()
+        if data and not self._transport.is_closing():  # a client gone: nothing to send
+            self._transport.write(data)
 
     def close(self) -> None:
         self.flush()
