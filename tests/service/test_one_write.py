@@ -44,12 +44,18 @@ class RecordingTransport(asyncio.Transport):
         pass
 
 
-async def _serve(app: Any, *requests: bytes) -> RecordingTransport:
+def _connect(app: Any) -> tuple[HeaderTimeoutHttpToolsProtocol, RecordingTransport]:
+    """uvicorn's protocol for ``app`` on a new recording transport (in a running loop)."""
     config = uvicorn.Config(app, log_level="error", lifespan="off")
     protocol = HeaderTimeoutHttpToolsProtocol(config, ServerState(), {},
                                               asyncio.get_running_loop())
     transport = RecordingTransport()
     protocol.connection_made(transport)
+    return protocol, transport
+
+
+async def _serve(app: Any, *requests: bytes) -> RecordingTransport:
+    protocol, transport = _connect(app)
     for data in requests:
         protocol.data_received(data)
     for _ in range(50):  # let the app tasks run to completion
@@ -122,11 +128,7 @@ def test_100_continue_is_not_held() -> None:
             b"Expect: 100-continue\r\n\r\n")
 
     async def main() -> RecordingTransport:
-        config = uvicorn.Config(echo, log_level="error", lifespan="off")
-        protocol = HeaderTimeoutHttpToolsProtocol(config, ServerState(), {},
-                                                  asyncio.get_running_loop())
-        transport = RecordingTransport()
-        protocol.connection_made(transport)
+        protocol, transport = _connect(echo)
         protocol.data_received(head)
         for _ in range(10):
             await asyncio.sleep(0)
@@ -179,11 +181,7 @@ def test_nothing_is_written_after_the_client_left() -> None:
         await send({"type": "http.response.body", "body": b"ok"})
 
     async def main() -> RecordingTransport:
-        config = uvicorn.Config(slow, log_level="error", lifespan="off")
-        protocol = HeaderTimeoutHttpToolsProtocol(config, ServerState(), {},
-                                                  asyncio.get_running_loop())
-        transport = RecordingTransport()
-        protocol.connection_made(transport)
+        protocol, transport = _connect(slow)
         protocol.data_received(GET)
         for _ in range(5):
             await asyncio.sleep(0)
