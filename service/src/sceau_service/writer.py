@@ -65,10 +65,7 @@ class SealWriter:
         self._task = loop.create_task(self._run(), name="seal-writer")
 
     def _insert(self, rows: Sequence[SealRow], conn: Connection | None) -> list[bytes]:
-        if conn is None:
-            self._store.insert_seals(rows)
-        else:
-            self._store.insert_seals(rows, conn)
+        self._store.insert_seals(rows, conn)
         return [r.envelope for r in rows]
 
     async def write(self, rows: Sequence[SealRow]) -> list[bytes]:
