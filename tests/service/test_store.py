@@ -7,6 +7,7 @@ import os
 import secrets
 import sys
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -91,7 +92,7 @@ def test_migrations_round_trip_and_match_the_metadata(fresh_engine: Engine) -> N
 
     upgrade(fresh_engine)
     assert _tables(fresh_engine) == TABLES | {"alembic_version"}
-    assert _revision(fresh_engine) == "0003"
+    assert _revision(fresh_engine) == "0004"
     assert _diff(fresh_engine) == []
     upgrade(fresh_engine)  # idempotent
     store = Store(fresh_engine)
@@ -103,7 +104,7 @@ def test_migrations_round_trip_and_match_the_metadata(fresh_engine: Engine) -> N
 
     upgrade(fresh_engine)
     assert _tables(fresh_engine) == TABLES | {"alembic_version"}
-    assert _revision(fresh_engine) == "0003"
+    assert _revision(fresh_engine) == "0004"
     assert _diff(fresh_engine) == []
     # the re-created schema is empty and usable
     store = Store(fresh_engine)
@@ -118,7 +119,7 @@ def test_concurrent_upgrades_are_safe(fresh_engine: Engine) -> None:
         await asyncio.gather(*(asyncio.to_thread(upgrade, fresh_engine) for _ in range(4)))
 
     asyncio.run(main())
-    assert _revision(fresh_engine) == "0003"
+    assert _revision(fresh_engine) == "0004"
     assert _diff(fresh_engine) == []
 
 
@@ -306,6 +307,41 @@ def test_writer_failure_fails_the_whole_batch_then_recovers(store: Store) -> Non
                           if r is not existing]) == 0  # nothing of the batch was kept
     assert second == [[rows[0].envelope] for rows in later]  # each waiter's envelopes
     assert _count(store, [rows[0].seal_id for rows in later]) == 20
+
+
+def test_postgresql_keeps_envelopes_in_the_row(store: Store) -> None:
+    """Migration 0004: envelopes of a few KB (a seal with its log proof is ~2.1 KB) are
+    stored in the heap row, neither compressed nor moved to the TOAST table; larger ones
+    are still toasted."""
+    import base64
+
+    if store.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's TOAST")
+    tenant = _tenant(store)
+    keyid = _key(store, tenant)
+    rows = [replace(r, envelope=base64.b64encode(secrets.token_bytes(1600 + i)))
+            for i, r in enumerate(_rows(tenant, keyid, 20))]
+    store.insert_seals(rows)
+    with store.engine.connect() as conn:
+        options = conn.execute(text(
+            "SELECT reloptions FROM pg_class WHERE relname = 'seals'")).scalar_one()
+        assert "toast_tuple_target=8160" in options
+
+        def inline(ids: list[str]) -> int:
+            # An inline, uncompressed value is stored with its 4-byte length header; a
+            # toasted one is counted by its (possibly compressed) stored bytes alone.
+            return int(conn.execute(text(
+                "SELECT count(*) FROM seals WHERE seal_id = ANY(:ids) "
+                "AND pg_column_size(envelope) > octet_length(envelope)"),
+                {"ids": ids}).scalar_one())
+
+        assert inline([r.seal_id for r in rows]) == len(rows)
+        big = replace(_rows(tenant, keyid, 1)[0],
+                      envelope=base64.b64encode(secrets.token_bytes(7000)))
+        store.insert_seals([big])
+        assert inline([big.seal_id]) == 0  # over 8 KB: toasted as before
+    for row in rows:
+        assert store.seal_envelope(row.seal_id) == row.envelope
 
 
 def test_sqlite_bulk_insert_splits_at_the_bound_values_limit(store: Store) -> None:
