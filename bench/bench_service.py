@@ -58,6 +58,11 @@ WRK_MISSING = ("wrk is not installed: the service benchmark needs it.\n"
 def wrk_once(url: str, token: str, *, connections: int, seconds: float, threads: int,
              items: int = 0, server: _server.Server | None = None) -> dict[str, Any]:
     """One wrk run; returns its figures, the server's and wrk's CPU use."""
+    if server is not None:
+        # A measured run starts with no dirty pages left by the previous one (another
+        # server's database writes would otherwise be flushed during this run, and make
+        # PostgreSQL's commit fsyncs wait behind them).
+        os.sync()
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--latency",
            "--timeout", "30s", "-s", str(LUA), url, "--", token, str(items)]
     cpu0 = server.cpu_seconds() if server else 0.0

@@ -70,11 +70,28 @@ def fresh_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Eng
         admin.dispose()
 
 
+#: On PostgreSQL, migration 0005 replaces these foreign keys with statement-level checks.
+_PG_CHECKED_BY_STATEMENT = {"fk_seals_tenant_id_tenants", "fk_seals_keyid_signing_keys",
+                            "fk_log_nodes_seal_id_seals"}
+_PG_TRIGGERS = {"seals_check", "log_nodes_check", "seals_never_change",
+                "signing_keys_never_deleted", "signing_keys_keep_identity",
+                "tenants_never_deleted", "tenants_keep_id"}
+
+
 def _diff(engine: Engine) -> list[object]:
     with engine.connect() as conn:
         ctx = MigrationContext.configure(
             conn, opts={"compare_type": True, "compare_server_default": True})
-        return list(compare_metadata(ctx, metadata))
+        diff = list(compare_metadata(ctx, metadata))
+        if engine.dialect.name == "postgresql" and _revision(engine) is not None:
+            missing = {d[1].name for d in diff
+                       if isinstance(d, tuple) and d[0] == "add_fk"}
+            if missing == _PG_CHECKED_BY_STATEMENT:
+                triggers = set(conn.execute(text(
+                    "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")).scalars())
+                assert triggers == _PG_TRIGGERS
+                diff = [d for d in diff if not (isinstance(d, tuple) and d[0] == "add_fk")]
+        return diff
 
 
 def _revision(engine: Engine) -> str | None:
@@ -92,7 +109,7 @@ def test_migrations_round_trip_and_match_the_metadata(fresh_engine: Engine) -> N
 
     upgrade(fresh_engine)
     assert _tables(fresh_engine) == TABLES | {"alembic_version"}
-    assert _revision(fresh_engine) == "0004"
+    assert _revision(fresh_engine) == "0005"
     assert _diff(fresh_engine) == []
     upgrade(fresh_engine)  # idempotent
     store = Store(fresh_engine)
@@ -104,7 +121,7 @@ def test_migrations_round_trip_and_match_the_metadata(fresh_engine: Engine) -> N
 
     upgrade(fresh_engine)
     assert _tables(fresh_engine) == TABLES | {"alembic_version"}
-    assert _revision(fresh_engine) == "0004"
+    assert _revision(fresh_engine) == "0005"
     assert _diff(fresh_engine) == []
     # the re-created schema is empty and usable
     store = Store(fresh_engine)
@@ -119,7 +136,7 @@ def test_concurrent_upgrades_are_safe(fresh_engine: Engine) -> None:
         await asyncio.gather(*(asyncio.to_thread(upgrade, fresh_engine) for _ in range(4)))
 
     asyncio.run(main())
-    assert _revision(fresh_engine) == "0004"
+    assert _revision(fresh_engine) == "0005"
     assert _diff(fresh_engine) == []
 
 
@@ -307,6 +324,55 @@ def test_writer_failure_fails_the_whole_batch_then_recovers(store: Store) -> Non
                           if r is not existing]) == 0  # nothing of the batch was kept
     assert second == [[rows[0].envelope] for rows in later]  # each waiter's envelopes
     assert _count(store, [rows[0].seal_id for rows in later]) == 20
+
+
+def test_references_hold_on_every_backend(store: Store) -> None:
+    """What the foreign keys guarantee holds whether they are foreign keys (SQLite) or
+    statement-level checks (PostgreSQL, migration 0005), on the bulk path the writer
+    uses: a seal names an existing tenant and key, a log leaf a stored seal, and none of
+    them can be deleted from under the other."""
+    from sceau_service.db import log_nodes, tenants
+    from sceau_service.store import bulk_insert
+
+    tenant, other = _tenant(store), _tenant(store)
+    keyid, others_key = _key(store, tenant), _key(store, other)
+    good = _rows(tenant, keyid, 3)
+    store.insert_seals(good)
+    for bad in (replace(_rows(tenant, keyid, 1)[0], keyid="no-such-key"),
+                replace(_rows(tenant, keyid, 1)[0], tenant_id=10**9)):
+        with pytest.raises(IntegrityError):
+            store.insert_seals([*_rows(tenant, keyid, 2), bad])
+    if store.engine.dialect.name == "postgresql":
+        # Stronger than the foreign keys: the key must be the seal's own tenant's.
+        with pytest.raises(IntegrityError, match="not its tenant's"):
+            store.insert_seals([replace(_rows(tenant, keyid, 1)[0], keyid=others_key)])
+        # ... and keys and seals are never deleted or changed, with seals or without.
+        unused = _key(store, other, KeyStatus.PENDING)
+        for statement in (signing_keys.delete().where(signing_keys.c.keyid == unused),
+                          signing_keys.update().where(signing_keys.c.keyid == unused)
+                          .values(tenant_id=tenant.id),
+                          seals.update().where(seals.c.seal_id == good[2].seal_id)
+                          .values(size=2)):
+            with pytest.raises(IntegrityError, match="never"), store.engine.begin() as conn:
+                conn.execute(statement)
+
+    def leaf(seal: str) -> tuple[int, int, bytes, str]:
+        return (0, 10**12 + secrets.randbelow(10**6), secrets.token_bytes(32), seal)
+
+    node_columns = ("level", "idx", "hash", "seal_id")
+    node_types = ("int2", "int8", "bytea", "text")
+    with store.engine.begin() as conn:
+        bulk_insert(conn, log_nodes, node_columns, node_types, [leaf(good[0].seal_id)])
+    with pytest.raises(IntegrityError), store.engine.begin() as conn:
+        bulk_insert(conn, log_nodes, node_columns, node_types,
+                    [leaf(good[1].seal_id), leaf("0" * 64)])
+    for statement in (seals.delete().where(seals.c.seal_id == good[0].seal_id),
+                      signing_keys.delete().where(signing_keys.c.keyid == keyid),
+                      tenants.delete().where(tenants.c.id == tenant.id),
+                      tenants.update().where(tenants.c.id == tenant.id).values(id=10**9)):
+        with pytest.raises(IntegrityError), store.engine.begin() as conn:
+            conn.execute(statement)
+    assert _count(store, [r.seal_id for r in good]) == 3
 
 
 def test_postgresql_keeps_envelopes_in_the_row(store: Store) -> None:
