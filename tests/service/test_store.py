@@ -346,6 +346,17 @@ def test_references_hold_on_every_backend(store: Store) -> None:
         # Stronger than the foreign keys: the key must be the seal's own tenant's.
         with pytest.raises(IntegrityError, match="not its tenant's"):
             store.insert_seals([replace(_rows(tenant, keyid, 1)[0], keyid=others_key)])
+        # The checks' plans stay index lookups however the tables grow after a
+        # connection planned them (PL/pgSQL caches the first plan; on an empty table a
+        # full scan looked cheapest, and the service then slowed as the table grew).
+        with store.engine.connect() as conn:
+            configs = dict(conn.execute(text(
+                "SELECT proname, proconfig FROM pg_proc WHERE proname IN "
+                "('sceau_check_seals', 'sceau_check_log_nodes')")).all())
+        assert set(configs) == {"sceau_check_seals", "sceau_check_log_nodes"}
+        for config in configs.values():
+            assert {"enable_seqscan=off", "enable_hashjoin=off",
+                    "enable_mergejoin=off"} <= set(config)
         # ... and keys and seals are never deleted or changed, with seals or without.
         unused = _key(store, other, KeyStatus.PENDING)
         for statement in (signing_keys.delete().where(signing_keys.c.keyid == unused),

@@ -36,13 +36,18 @@ _FOREIGN_KEYS = [
     ("log_nodes", "fk_log_nodes_seal_id_seals", ["seal_id"], "seals", ["seal_id"]),
 ]
 
+# The checks' plans are made once per connection (PL/pgSQL caches them), maybe while the
+# tables are empty, when scanning a table whole is the cheapest plan; as it grows, such a
+# plan costs a scan of the whole table per statement.  Planner settings on the functions
+# keep them to index lookups, one per inserted row, whatever the statistics said.
 UPGRADE = r"""
 CREATE FUNCTION sceau_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   RAISE EXCEPTION '%', TG_ARGV[0] USING ERRCODE = 'restrict_violation';
 END $$;
 
-CREATE FUNCTION sceau_check_seals() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION sceau_check_seals() RETURNS trigger LANGUAGE plpgsql
+  SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off AS $$
 BEGIN
   IF EXISTS (SELECT 1 FROM inserted i WHERE NOT EXISTS (
       SELECT 1 FROM signing_keys k WHERE k.keyid = i.keyid AND k.tenant_id = i.tenant_id))
@@ -53,7 +58,8 @@ BEGIN
   RETURN NULL;
 END $$;
 
-CREATE FUNCTION sceau_check_log_nodes() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION sceau_check_log_nodes() RETURNS trigger LANGUAGE plpgsql
+  SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off AS $$
 BEGIN
   IF EXISTS (SELECT 1 FROM inserted i WHERE i.seal_id IS NOT NULL AND NOT EXISTS (
       SELECT 1 FROM seals s WHERE s.seal_id = i.seal_id))
