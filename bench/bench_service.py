@@ -59,9 +59,11 @@ def wrk_once(url: str, token: str, *, connections: int, seconds: float, threads:
              items: int = 0, server: _server.Server | None = None) -> dict[str, Any]:
     """One wrk run; returns its figures, the server's and wrk's CPU use."""
     if server is not None:
-        # A measured run starts with no dirty pages left by the previous one (another
-        # server's database writes would otherwise be flushed during this run, and make
-        # PostgreSQL's commit fsyncs wait behind them).
+        # A measured run starts once the previous one's background work is over (the
+        # SQLite server checkpoints a quarter-second after its last commit) and its dirty
+        # pages are on disk: another server's database writes would otherwise be flushed
+        # during this run, and PostgreSQL's commit fsyncs would wait behind them.
+        time.sleep(1.0)
         os.sync()
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--latency",
            "--timeout", "30s", "-s", str(LUA), url, "--", token, str(items)]
