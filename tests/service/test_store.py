@@ -333,6 +333,7 @@ def test_references_hold_on_every_backend(store: Store) -> None:
     them can be deleted from under the other."""
     from sceau_service.db import log_nodes, tenants
     from sceau_service.store import bulk_insert
+    from sceau_service.tlog import _NODE_COLUMNS, _NODE_TYPES
 
     tenant, other = _tenant(store), _tenant(store)
     keyid, others_key = _key(store, tenant), _key(store, other)
@@ -370,12 +371,10 @@ def test_references_hold_on_every_backend(store: Store) -> None:
     def leaf(seal: str) -> tuple[int, int, bytes, str]:
         return (0, 10**12 + secrets.randbelow(10**6), secrets.token_bytes(32), seal)
 
-    node_columns = ("level", "idx", "hash", "seal_id")
-    node_types = ("int2", "int8", "bytea", "text")
     with store.engine.begin() as conn:
-        bulk_insert(conn, log_nodes, node_columns, node_types, [leaf(good[0].seal_id)])
+        bulk_insert(conn, log_nodes, _NODE_COLUMNS, _NODE_TYPES, [leaf(good[0].seal_id)])
     with pytest.raises(IntegrityError), store.engine.begin() as conn:
-        bulk_insert(conn, log_nodes, node_columns, node_types,
+        bulk_insert(conn, log_nodes, _NODE_COLUMNS, _NODE_TYPES,
                     [leaf(good[1].seal_id), leaf("0" * 64)])
     for statement in (seals.delete().where(seals.c.seal_id == good[0].seal_id),
                       signing_keys.delete().where(signing_keys.c.keyid == keyid),
